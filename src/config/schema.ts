@@ -1,0 +1,76 @@
+/**
+ * Every setting the gateway reads, as one zod schema over environment variables.
+ * The schema is the single source of the TypeScript `Config` type, of validation
+ * (one line naming the variable, value and what is allowed) and of the README's
+ * config table (`describeConfig()` in print.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const cidrList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'CIDR like 10.0.0.0/8 or ::1/128')));
+
+/** name → [schema, default (as the env string), description, secret?] */
+export const CONFIG_VARIABLES = {
+  NODE_ENV: [z.enum(['production', 'development', 'test']), 'development', 'production forbids the sandbox and the self-signed certificate'],
+  CAKEMAIL_API_URL: [z.url().optional(), undefined, 'Cakemail API base URL (https://api.cakemail.dev); unset outside production = embedded sandbox'],
+  SMTP_HOST: [z.string().min(1), '0.0.0.0', 'address the SMTP listener binds'],
+  SMTP_PORT: [int(0, 65535), '2525', 'SMTP port (unprivileged; production maps 587 to it, see README)'],
+  SMTP_HOSTNAME: [z.string().regex(/^[a-zA-Z0-9.-]+$/, 'a host name'), 'localhost', 'name in the banner, EHLO and the self-signed certificate'],
+  TLS_CERT_PATH: [z.string().optional(), undefined, 'PEM certificate chain (watched: a secret update swaps it live)'],
+  TLS_KEY_PATH: [z.string().optional(), undefined, 'PEM private key; unset outside production = self-signed in DATA_DIR'],
+  HTTP_HOST: [z.string().min(1), '0.0.0.0', 'address of the health/metrics/status HTTP server'],
+  HTTP_PORT: [int(0, 65535), '8080', 'HTTP port for /health/live, /health/ready, /metrics, /'],
+  LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino level'],
+  LOG_FORMAT: [z.enum(['json', 'pretty']), 'json', 'json for machines, pretty for people'],
+  RATE_LIMIT_PER_IP: [int(0, 1_000_000), '600', 'messages per minute per client IP, pod-wide (0 = off); over it 451 4.7.0'],
+  MAX_CONNECTIONS_PER_POD: [int(1, 1_000_000), '20000', 'open SMTP connections per pod, all workers together'],
+  MAX_CONNECTIONS_PER_IP: [int(1, 1_000_000), '100', 'open SMTP connections per client IP, all workers together'],
+  CONNECTION_TIMEOUT: [int(1, 3600), '300', 'seconds of client silence before 421 and close'],
+  MESSAGE_SIZE_LIMIT: [int(1024, 1024 * 1024 * 1024), String(25 * 1024 * 1024), 'bytes; advertised in EHLO SIZE, enforced while streaming (552 5.3.4)'],
+  MAX_RECIPIENTS: [int(1, 10_000), '100', 'RCPT TO per message; over it 452 4.5.3'],
+  TRUSTED_NETWORKS: [cidrList, '', 'comma-separated CIDRs that bypass per-IP limits and lockout'],
+  SMTP_WORKERS: [int(1, 256), String(availableParallelism()), 'SMTP worker processes (default: available CPUs; set it under cgroup limits)'],
+  DRAIN_TIMEOUT: [int(1, 3600), '30', 'seconds a stopping worker lets DATA in flight finish before 421'],
+  DATA_DIR: [z.string().min(1), '.data', 'writable directory: self-signed TLS, sandbox outbox'],
+  WORKER_RESTART_DELAY_MS: [int(0, 600_000), '250', 'first delay before replacing a crashed worker (doubles each crash)'],
+  WORKER_CRASH_LOOP_LIMIT: [int(1, 1000), '10', 'crashes of one slot within 60 s after which the slot stops restarting'],
+  METRICS_WORKER_TIMEOUT_MS: [int(50, 10_000), '1500', 'per-worker wait when aggregating /metrics (slow workers are skipped)'],
+  AUTH_LOCKOUT_THRESHOLD: [int(0, 10_000), '5', 'failed AUTH per IP within the window that locks the IP out (0 = off)'],
+  AUTH_LOCKOUT_WINDOW: [int(1, 86_400), '300', 'seconds over which failed AUTH are counted'],
+  AUTH_LOCKOUT_DURATION: [int(1, 86_400), '900', 'seconds an IP stays locked out'],
+  AUTH_CACHE_TTL_MAX: [int(1, 86_400), '3600', 'upper bound (s) on caching a successful AUTH (also bounded by the token expiry)'],
+  AUTH_NEGATIVE_CACHE_TTL: [int(0, 3600), '30', 'seconds a wrong password is answered from memory'],
+  AUTH_CACHE_SIZE: [int(1, 1_000_000), '10000', 'credentials cached per worker'],
+  CAKEMAIL_TIMEOUT_MS: [int(100, 120_000), '10000', 'per-call timeout towards the Cakemail API'],
+  CAKEMAIL_CONNECTIONS: [int(1, 1024), '64', 'keep-alive connections per worker to the Cakemail API'],
+  DELIVERY_CONCURRENCY: [int(1, 256), '8', 'parallel POST /v2/emails per message'],
+  DELIVERY_DEADLINE_MS: [int(100, 600_000), '30000', 'time budget for a message including retries, then 451'],
+  DELIVERY_MAX_ATTEMPTS: [int(1, 20), '4', 'attempts per recipient for retryable failures'],
+  BREAKER_FAILURE_THRESHOLD: [int(1, 10_000), '20', 'consecutive upstream failures that open the circuit breaker'],
+  BREAKER_HALF_OPEN_AFTER_MS: [int(100, 600_000), '10000', 'ms the breaker stays open before one probe'],
+  DEDUP_TTL: [int(60, 30 * 86_400), '86400', 'seconds a recipient accepted before a 4xx is remembered (no duplicate on retry)'],
+  DEFAULT_EMAIL_TYPE: [z.enum(['transactional', 'marketing']), 'transactional', 'content.type when X-Email-Api-Type is absent'],
+  DEFAULT_LIST_ID: [int(1, Number.MAX_SAFE_INTEGER).optional(), undefined, 'list_id for marketing mail without X-List-Id'],
+  MIME_MAX_DEPTH: [int(1, 100), '20', 'MIME nesting depth accepted'],
+  MIME_MAX_PARTS: [int(1, 10_000), '200', 'MIME parts accepted per message'],
+  MIME_MAX_HEADER_BYTES: [int(1024, 10 * 1024 * 1024), String(256 * 1024), 'bytes of headers accepted per message'],
+  REDIS_URL: [z.string().optional(), undefined, 'redis://… shares limits, lockout and dedup across pods (unset = per pod)'],
+  SANDBOX_PORT: [int(0, 65535), '0', 'port of the embedded sandbox API (0 = any free port)'],
+  SANDBOX_USERS_FILE: [z.string().optional(), undefined, 'JSON users/senders for the sandbox (default: a demo account)'],
+} as const satisfies Record<string, readonly [z.ZodType, string | undefined, string]>;
+
+/** Variables whose values never reach a log or the printed config. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['REDIS_URL']);
+
+type Vars = typeof CONFIG_VARIABLES;
+export type ConfigName = keyof Vars;
+export type Config = { readonly [K in ConfigName]: z.output<Vars[K][0]> };
