@@ -1,0 +1,90 @@
+/**
+ * THE union of every message between the primary and its SMTP workers. Nothing else
+ * crosses `process.send`. Each side handles its half in one exhaustive `switch`.
+ *
+ *   primary → worker: init, tls.update, shutdown, request(metrics), response
+ *   worker → primary: ready, request(admission, limits, ledger), notify, response
+ *
+ * Request/response pairs are typed by `RequestMap` (src/ipc/channel.ts adds ids,
+ * timeouts and the pending map).
+ */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { Config } from '../config/schema.ts';
+
+export const IPC_PROTOCOL = 1;
+
+export interface TlsMaterial {
+  readonly key: string;
+  readonly cert: string;
+}
+
+export type AdmissionVerdict = 'ok' | 'pod_limit' | 'ip_limit' | 'locked_out' | 'draining';
+
+/** Requests a worker sends to the primary (pod-wide state) and what comes back. */
+export interface WorkerRequestMap {
+  'connection.open': { req: { ip: string }; res: { verdict: AdmissionVerdict } };
+  'rate.consume': { req: { ip: string }; res: { allowed: boolean } };
+  'auth.failed': { req: { ip: string }; res: { lockedOut: boolean } };
+  'lockout.check': { req: { ip: string }; res: { lockedOut: boolean } };
+  'ledger.accepted': { req: { keys: string[] }; res: { keys: string[] } };
+  'ledger.record': { req: { keys: string[]; ttlSeconds: number }; res: Record<string, never> };
+}
+
+/** Requests the primary sends to a worker. */
+export interface PrimaryRequestMap {
+  metrics: { req: Record<string, never>; res: { metrics: MetricObjectWithValues<MetricValue<string>>[] } };
+}
+
+export type WorkerRequestKind = keyof WorkerRequestMap;
+export type PrimaryRequestKind = keyof PrimaryRequestMap;
+
+type RequestOf<M, K extends keyof M> = M[K] extends { req: infer R } ? R : never;
+type ResponseOf<M, K extends keyof M> = M[K] extends { res: infer R } ? R : never;
+
+export type WorkerRequest = {
+  [K in WorkerRequestKind]: { type: 'request'; id: number; kind: K; body: RequestOf<WorkerRequestMap, K> };
+}[WorkerRequestKind];
+export type PrimaryRequest = {
+  [K in PrimaryRequestKind]: { type: 'request'; id: number; kind: K; body: RequestOf<PrimaryRequestMap, K> };
+}[PrimaryRequestKind];
+
+export type WorkerRequestBody<K extends WorkerRequestKind> = RequestOf<WorkerRequestMap, K>;
+export type WorkerResponseBody<K extends WorkerRequestKind> = ResponseOf<WorkerRequestMap, K>;
+export type PrimaryRequestBody<K extends PrimaryRequestKind> = RequestOf<PrimaryRequestMap, K>;
+export type PrimaryResponseBody<K extends PrimaryRequestKind> = ResponseOf<PrimaryRequestMap, K>;
+
+export interface ResponseMessage {
+  type: 'response';
+  id: number;
+  ok: boolean;
+  body?: unknown;
+  error?: string;
+}
+
+/** Everything the primary sends. */
+export type PrimaryToWorker =
+  | {
+      type: 'init';
+      protocol: typeof IPC_PROTOCOL;
+      slot: number;
+      generation: number;
+      config: Config;
+      tls: TlsMaterial;
+      /** Key of the credential HMAC, identical in every worker so caches agree. */
+      authKey: string;
+    }
+  | { type: 'tls.update'; tls: TlsMaterial }
+  | { type: 'shutdown'; reason: 'stop' | 'rolling' }
+  | PrimaryRequest
+  | ResponseMessage;
+
+/** Everything a worker sends. */
+export type WorkerToPrimary =
+  | { type: 'ready'; slot: number; port: number }
+  | { type: 'connection.closed'; ip: string }
+  | WorkerRequest
+  | ResponseMessage;
+
+export function isIpcMessage(value: unknown): value is { type: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}

@@ -1,0 +1,18 @@
+// Entry of the gateway: `npm start` / `node src/main.ts`. Runs the primary; the primary forks workers/smtp-worker.ts.
+import { ConfigError, loadConfig } from './config/load.ts';
+import { createLogger } from './log.ts';
+import { runPrimary } from './primary/primary.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(err.message + '\n');
+  process.exit(78); // EX_CONFIG
+}
+const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, role: 'primary' });
+runPrimary(config, log).catch((err: Error) => {
+  log.fatal({ event: 'gateway.start_failed', err: err.message, stack: err.stack }, 'gateway failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,172 @@
+/**
+ * The primary process: owns the SMTP port through node:cluster, supervises the
+ * workers, keeps pod-wide state, serves HTTP. It never touches a message.
+ *
+ * Start: config → TLS material → (sandbox) → shared store → workers → HTTP → "ready".
+ * SIGTERM/SIGINT: readiness 503 at once → workers drain (DATA in flight completes,
+ * new commands get 421) → exit 0. SIGHUP: reload TLS, rolling worker restart.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Config } from '../config/schema.ts';
+import type { PrimaryResponseBody } from '../ipc/messages.ts';
+import type { Logger } from '../log.ts';
+import { gatewayReady, tlsCertificateExpiry, tlsReloadsTotal, authLockoutsTotal } from '../metrics/primary-metrics.ts';
+import { ConnectionTable } from './admission.ts';
+import { createHttpApp } from './http/app.ts';
+import { MetricsAggregator } from './http/metrics-aggregator.ts';
+import { MemoryStore } from './pod-state/memory-store.ts';
+import type { SharedStore } from './pod-state/store.ts';
+import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
+import { Supervisor } from './supervisor.ts';
+import { certificateNotAfter, loadTlsMaterial, tlsSource, watchTlsSource } from './tls-material.ts';
+import { createTrustedNetworks } from './trusted-networks.ts';
+import { handleWorkerMessage } from './worker-requests.ts';
+import { mountStatusRoutes } from './http/status-routes.ts';
+
+export async function runPrimary(initialConfig: Config, log: Logger): Promise<void> {
+  let config = initialConfig;
+  await mkdir(config.DATA_DIR, { recursive: true });
+
+  const source = tlsSource(config);
+  let tls = await loadTlsMaterial(source, config.SMTP_HOSTNAME, log);
+  tlsCertificateExpiry.set(certificateNotAfter(tls).getTime() / 1000);
+
+  let sandbox: SandboxProcess | undefined;
+  if (!config.CAKEMAIL_API_URL) {
+    sandbox = await startSandboxProcess(config);
+    config = Object.freeze({ ...config, CAKEMAIL_API_URL: sandbox.url });
+  }
+
+  const lockout = {
+    threshold: config.AUTH_LOCKOUT_THRESHOLD,
+    windowMs: config.AUTH_LOCKOUT_WINDOW * 1000,
+    durationMs: config.AUTH_LOCKOUT_DURATION * 1000,
+  };
+  const memory = new MemoryStore(lockout);
+  memory.onLockout = () => {
+    authLockoutsTotal.inc();
+    log.warn({ event: 'auth.lockout' }, 'client IP locked out after repeated AUTH failures');
+  };
+  const store: SharedStore = memory;
+  const isTrusted = createTrustedNetworks(config.TRUSTED_NETWORKS);
+  const table = new ConnectionTable({ maxPerPod: config.MAX_CONNECTIONS_PER_POD, maxPerIp: config.MAX_CONNECTIONS_PER_IP, isTrusted });
+
+  const supervisor = new Supervisor(config, tls, randomBytes(32).toString('hex'), log);
+  const metrics = new MetricsAggregator(
+    {
+      *workers() {
+        for (const w of supervisor.liveWorkers())
+          yield {
+            id: w.worker.id,
+            requestMetrics: async (timeoutMs: number) =>
+              (await w.channel.request<PrimaryResponseBody<'metrics'>>('metrics', {}, timeoutMs)).metrics,
+          };
+      },
+    },
+    config.METRICS_WORKER_TIMEOUT_MS,
+  );
+  supervisor.on('message', (from, message) => handleWorkerMessage({ config, table, store, isTrusted, log }, from, message));
+  supervisor.on('exit', (w) => {
+    table.releaseWorker(w.worker.id);
+    metrics.retire(w.worker.id);
+  });
+
+  let draining = false;
+  const readiness = () => (draining ? { ready: false, reason: 'draining' } : supervisor.readiness());
+  supervisor.on('change', () => gatewayReady.set(readiness().ready ? 1 : 0));
+
+  const app = createHttpApp({
+    readiness,
+    metrics,
+    log,
+    extraRoutes: (a) => mountStatusRoutes(a, { supervisor, table, metrics, sandboxUrl: sandbox?.url, config }),
+  });
+  const http: Server = await new Promise((resolve, reject) => {
+    const server = app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(server));
+    server.once('error', reject);
+  });
+  const httpPort = (http.address() as AddressInfo).port;
+
+  supervisor.start();
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      if (supervisor.readiness().ready) {
+        supervisor.off('change', check);
+        resolve();
+      }
+    };
+    supervisor.on('change', check);
+    check();
+  });
+  log.info(
+    { event: 'gateway.ready', smtpPort: supervisor.smtpPort, httpPort, workers: config.SMTP_WORKERS, upstream: sandbox ? 'sandbox' : 'cakemail' },
+    'gateway ready',
+  );
+  if (sandbox && config.NODE_ENV === 'development') announceSandbox(log, config, supervisor.smtpPort ?? config.SMTP_PORT);
+  process.send?.('ready'); // pm2 wait_ready
+
+  const reloadTls = async (why: string) => {
+    try {
+      const next = await loadTlsMaterial(source, config.SMTP_HOSTNAME, log);
+      if (next.cert === tls.cert && next.key === tls.key) return;
+      tls = next;
+      supervisor.updateTls(tls);
+      tlsCertificateExpiry.set(certificateNotAfter(tls).getTime() / 1000);
+      tlsReloadsTotal.inc({ outcome: 'ok' });
+      log.info({ event: 'tls.reloaded', why, notAfter: certificateNotAfter(tls).toISOString() }, 'TLS material reloaded');
+    } catch (err) {
+      tlsReloadsTotal.inc({ outcome: 'error' });
+      log.error({ event: 'tls.reload_failed', why, err: (err as Error).message }, 'TLS reload failed; keeping the current certificate');
+    }
+  };
+  const stopWatching = watchTlsSource(source, () => void reloadTls('file change'));
+
+  let rolling: Promise<void> | undefined;
+  process.on('SIGHUP', () => {
+    if (draining || rolling) return;
+    log.info({ event: 'gateway.reload' }, 'SIGHUP: reloading TLS and restarting workers one by one');
+    rolling = reloadTls('SIGHUP')
+      .then(() => supervisor.rollingRestart())
+      .finally(() => {
+        rolling = undefined;
+        log.info({ event: 'gateway.reloaded' }, 'rolling restart complete');
+      });
+  });
+
+  const shutdown = async (signal: string) => {
+    if (draining) return;
+    draining = true;
+    table.draining = true;
+    gatewayReady.set(0);
+    log.info({ event: 'gateway.draining', signal, drainTimeout: config.DRAIN_TIMEOUT }, 'draining');
+    stopWatching();
+    await supervisor.stop();
+    await Promise.all([new Promise((r) => http.close(r)), sandbox?.stop(), store.close()]);
+    http.closeAllConnections();
+    log.info({ event: 'gateway.stopped' }, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  // pm2 shutdown_with_message
+  process.on('message', (m) => {
+    if (m === 'shutdown') void shutdown('pm2');
+  });
+}
+
+function announceSandbox(log: Logger, config: Config, smtpPort: number): void {
+  const user = 'demo@cakemail.test';
+  const pass = 'demo-password';
+  log.info(
+    {
+      event: 'sandbox.demo',
+      demoUser: user,
+      swaks: `swaks --server 127.0.0.1:${smtpPort} --tls --auth PLAIN --auth-user ${user} --auth-password ${pass} --from ${user} --to someone@example.com --header 'Subject: hello from swaks'`,
+      outbox: `${config.DATA_DIR}/outbox`,
+    },
+    'sandbox upstream: demo account (password demo-password) — paste the swaks command to send a mail',
+  );
+}

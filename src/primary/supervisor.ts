@@ -1,0 +1,248 @@
+/**
+ * Forks and supervises the SMTP workers.
+ *
+ *              primary (this process)
+ *   ┌────────────────────────────────────────┐
+ *   │ slot 0 ── worker (generation g)        │  crash → backoff (doubling) → fork again
+ *   │ slot 1 ── worker                       │  > WORKER_CRASH_LOOP_LIMIT crashes/60 s → crashlooping
+ *   │ ...                                    │  SIGHUP → per slot: fork new, wait ready, retire old
+ *   └────────────────────────────────────────┘  SIGTERM → shutdown to all, wait, kill stragglers
+ *
+ * A worker slot is a stable index (used as a label and in logs); each fork of a slot
+ * gets a new generation. Nothing respawns once `stop()` began.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config/schema.ts';
+import type { PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
+import { RequestChannel, safeSend } from '../ipc/channel.ts';
+import type { Logger } from '../log.ts';
+import { workerRestartsTotal, workerStates } from '../metrics/primary-metrics.ts';
+
+export type SlotState = 'starting' | 'listening' | 'draining' | 'backoff' | 'crashlooping' | 'stopped';
+const STATES: readonly SlotState[] = ['starting', 'listening', 'draining', 'backoff', 'crashlooping', 'stopped'];
+
+export interface LiveWorker {
+  readonly worker: Worker;
+  readonly slot: number;
+  readonly generation: number;
+  readonly channel: RequestChannel;
+  retiring: boolean;
+}
+
+interface Slot {
+  index: number;
+  state: SlotState;
+  current?: LiveWorker;
+  crashes: number[];
+  generation: number;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export interface SupervisorEvents {
+  message: [LiveWorker, WorkerToPrimary];
+  exit: [LiveWorker];
+  change: [];
+}
+
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #slots: Slot[];
+  readonly #live = new Map<number, LiveWorker>();
+  readonly #readyWaiters = new Map<number, (ok: boolean) => void>();
+  #tls: TlsMaterial;
+  readonly #authKey: string;
+  #stopping = false;
+  smtpPort: number | undefined;
+
+  constructor(config: Config, tls: TlsMaterial, authKey: string, log: Logger) {
+    super();
+    this.#config = config;
+    this.#tls = tls;
+    this.#authKey = authKey;
+    this.#log = log;
+    this.#slots = Array.from({ length: config.SMTP_WORKERS }, (_, index) => ({
+      index,
+      state: 'starting' as SlotState,
+      crashes: [],
+      generation: 0,
+    }));
+    cluster.setupPrimary({ exec: new URL('../../workers/smtp-worker.ts', import.meta.url).pathname, silent: false });
+  }
+
+  start(): void {
+    for (const slot of this.#slots) this.#fork(slot);
+  }
+
+  /** Every slot has a listening worker and we are not stopping. */
+  readiness(): { ready: boolean; reason?: string } {
+    if (this.#stopping) return { ready: false, reason: 'draining' };
+    const down = this.#slots.filter((s) => s.state !== 'listening');
+    if (down.length > 0)
+      return { ready: false, reason: down.map((s) => `worker slot ${s.index} ${s.state}`).join(', ') };
+    return { ready: true };
+  }
+
+  slotStates(): { slot: number; state: SlotState; pid?: number; generation: number; restarts: number }[] {
+    return this.#slots.map((s) => ({
+      slot: s.index,
+      state: s.state,
+      pid: s.current?.worker.process.pid,
+      generation: s.generation,
+      restarts: s.crashes.length,
+    }));
+  }
+
+  liveWorkers(): Iterable<LiveWorker> {
+    return this.#live.values();
+  }
+
+  byWorkerId(id: number): LiveWorker | undefined {
+    return this.#live.get(id);
+  }
+
+  /** New TLS material for every worker now and every worker forked later. */
+  updateTls(tls: TlsMaterial): void {
+    this.#tls = tls;
+    for (const w of this.#live.values()) safeSend(w.worker, { type: 'tls.update', tls } satisfies PrimaryToWorker);
+  }
+
+  /**
+   * SIGHUP: replace workers one slot at a time. The replacement listens before the old
+   * worker stops accepting, so the shared listening socket never closes and no
+   * connection is refused; the old worker drains its sessions.
+   */
+  async rollingRestart(): Promise<void> {
+    for (const slot of this.#slots) {
+      if (this.#stopping) return;
+      const old = slot.current;
+      if (old) old.retiring = true;
+      const ok = await this.#fork(slot);
+      if (!ok) {
+        this.#log.error({ event: 'worker.rolling_failed', slot: slot.index }, 'replacement did not become ready; keeping the old worker');
+        if (old) old.retiring = false;
+        continue;
+      }
+      if (old) {
+        workerRestartsTotal.inc({ reason: 'rolling' });
+        this.#retire(old, 'rolling');
+      }
+    }
+  }
+
+  /** SIGTERM/SIGINT: no respawn from here on; every worker drains; resolves when all exited. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const slot of this.#slots) clearTimeout(slot.restartTimer);
+    this.emit('change');
+    const exits = [...this.#live.values()].map((w) => this.#retire(w, 'stop'));
+    await Promise.all(exits);
+  }
+
+  #fork(slot: Slot): Promise<boolean> {
+    slot.generation += 1;
+    slot.state = 'starting';
+    this.#publishStates();
+    const worker = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot.index) });
+    const live: LiveWorker = { worker, slot: slot.index, generation: slot.generation, channel: new RequestChannel(worker), retiring: false };
+    this.#live.set(worker.id, live);
+    worker.on('online', () => {
+      safeSend(worker, {
+        type: 'init',
+        protocol: 1,
+        slot: slot.index,
+        generation: live.generation,
+        config: this.#config,
+        tls: this.#tls,
+        authKey: this.#authKey,
+      } satisfies PrimaryToWorker);
+    });
+    worker.on('message', (message: WorkerToPrimary) => {
+      if (message?.type === 'ready') {
+        this.smtpPort ??= message.port;
+        if (slot.current && slot.current !== live) slot.current.retiring = true;
+        slot.current = live;
+        slot.state = 'listening';
+        this.#readyWaiters.get(worker.id)?.(true);
+        this.#log.info({ event: 'worker.listening', slot: slot.index, pid: worker.process.pid, generation: live.generation }, 'worker listening');
+        this.#publishStates();
+        return;
+      }
+      if (message?.type === 'response') {
+        live.channel.handleResponse(message);
+        return;
+      }
+      this.emit('message', live, message);
+    });
+    worker.on('exit', (code, signal) => this.#onExit(slot, live, code, signal));
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), 30_000);
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(worker.id);
+        resolve(ok);
+      };
+      this.#readyWaiters.set(worker.id, finish);
+    });
+  }
+
+  #retire(live: LiveWorker, reason: 'stop' | 'rolling'): Promise<void> {
+    live.retiring = true;
+    const slot = this.#slots[live.slot];
+    if (slot && slot.current === live) slot.state = 'draining';
+    this.#publishStates();
+    return new Promise<void>((resolve) => {
+      if (live.worker.isDead()) return resolve();
+      live.worker.once('exit', () => resolve());
+      safeSend(live.worker, { type: 'shutdown', reason } satisfies PrimaryToWorker);
+      // The worker exits by itself once drained; past the drain timeout (+ grace) it is killed.
+      const kill = setTimeout(() => {
+        this.#log.warn({ event: 'worker.kill', slot: live.slot, pid: live.worker.process.pid }, 'worker overstayed the drain timeout');
+        live.worker.process.kill('SIGKILL');
+      }, (this.#config.DRAIN_TIMEOUT + 5) * 1000);
+      kill.unref();
+      live.worker.once('exit', () => clearTimeout(kill));
+    });
+  }
+
+  #onExit(slot: Slot, live: LiveWorker, code: number | null, signal: string | null): void {
+    this.#live.delete(live.worker.id);
+    live.channel.rejectAll('worker exited');
+    this.#readyWaiters.get(live.worker.id)?.(false);
+    this.emit('exit', live);
+    const expected = live.retiring || this.#stopping;
+    this.#log[expected ? 'info' : 'error'](
+      { event: 'worker.exit', slot: slot.index, pid: live.worker.process.pid, code, signal, expected },
+      expected ? 'worker exited' : 'worker crashed',
+    );
+    if (slot.current !== live) return; // an old generation already replaced
+    slot.current = undefined;
+    if (this.#stopping) {
+      slot.state = 'stopped';
+      this.#publishStates();
+      return;
+    }
+    if (expected) return; // rolling restart: the replacement is (being) made by rollingRestart()
+    workerRestartsTotal.inc({ reason: 'crash' });
+    const now = Date.now();
+    slot.crashes = [...slot.crashes.filter((t) => now - t < 60_000), now];
+    if (slot.crashes.length > this.#config.WORKER_CRASH_LOOP_LIMIT) {
+      slot.state = 'crashlooping';
+      this.#log.fatal({ event: 'worker.crashloop', slot: slot.index, crashes: slot.crashes.length }, 'worker slot crash-looping; not restarting it');
+      this.#publishStates();
+      return;
+    }
+    const delay = Math.min(30_000, this.#config.WORKER_RESTART_DELAY_MS * 2 ** (slot.crashes.length - 1));
+    slot.state = 'backoff';
+    this.#publishStates();
+    slot.restartTimer = setTimeout(() => {
+      if (!this.#stopping) void this.#fork(slot);
+    }, delay);
+  }
+
+  #publishStates(): void {
+    for (const state of STATES) workerStates.set({ state }, this.#slots.filter((s) => s.state === state).length);
+    this.emit('change');
+  }
+}

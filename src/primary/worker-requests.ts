@@ -1,0 +1,79 @@
+/**
+ * The primary's half of the IPC protocol: answers what workers ask about pod-wide
+ * state. One exhaustive switch over the union; every branch is O(1) on the primary's
+ * event loop (the store may be Redis, which is awaited, never blocked on).
+ */
+import type { Config } from '../config/schema.ts';
+import { respond } from '../ipc/channel.ts';
+import type { WorkerRequest, WorkerResponseBody, WorkerToPrimary } from '../ipc/messages.ts';
+import type { Logger } from '../log.ts';
+import { podConnections, rateLimitedTotal } from '../metrics/primary-metrics.ts';
+import type { ConnectionTable } from './admission.ts';
+import type { SharedStore } from './pod-state/store.ts';
+import type { LiveWorker } from './supervisor.ts';
+
+export interface PodStateDeps {
+  config: Config;
+  table: ConnectionTable;
+  store: SharedStore;
+  isTrusted(ip: string): boolean;
+  log: Logger;
+}
+
+export function handleWorkerMessage(deps: PodStateDeps, from: LiveWorker, message: WorkerToPrimary): void {
+  switch (message.type) {
+    case 'connection.closed':
+      deps.table.close(from.worker.id, message.ip);
+      podConnections.set(deps.table.total);
+      return;
+    case 'request':
+      respond(from.worker, message.id, answer(deps, from, message));
+      return;
+    case 'ready':
+    case 'response':
+      return; // handled by the supervisor
+    default:
+      assertNever(message);
+  }
+}
+
+async function answer(deps: PodStateDeps, from: LiveWorker, request: WorkerRequest): Promise<unknown> {
+  const { config, table, store, isTrusted } = deps;
+  switch (request.kind) {
+    case 'connection.open': {
+      const { ip } = request.body;
+      const lockedOut = !isTrusted(ip) && config.AUTH_LOCKOUT_THRESHOLD > 0 && (await store.isLockedOut(ip));
+      const verdict = table.open(from.worker.id, ip, lockedOut);
+      podConnections.set(table.total);
+      return { verdict } satisfies WorkerResponseBody<'connection.open'>;
+    }
+    case 'rate.consume': {
+      const { ip } = request.body;
+      if (config.RATE_LIMIT_PER_IP === 0 || isTrusted(ip)) return { allowed: true };
+      const allowed = await store.consumeRate(ip, config.RATE_LIMIT_PER_IP);
+      if (!allowed) rateLimitedTotal.inc();
+      return { allowed } satisfies WorkerResponseBody<'rate.consume'>;
+    }
+    case 'auth.failed': {
+      const { ip } = request.body;
+      if (isTrusted(ip) || config.AUTH_LOCKOUT_THRESHOLD === 0) return { lockedOut: false };
+      return { lockedOut: await store.recordAuthFailure(ip) } satisfies WorkerResponseBody<'auth.failed'>;
+    }
+    case 'lockout.check': {
+      const { ip } = request.body;
+      if (isTrusted(ip) || config.AUTH_LOCKOUT_THRESHOLD === 0) return { lockedOut: false };
+      return { lockedOut: await store.isLockedOut(ip) } satisfies WorkerResponseBody<'lockout.check'>;
+    }
+    case 'ledger.accepted':
+      return { keys: await store.ledgerAccepted(request.body.keys) } satisfies WorkerResponseBody<'ledger.accepted'>;
+    case 'ledger.record':
+      await store.ledgerRecord(request.body.keys, request.body.ttlSeconds);
+      return {} satisfies WorkerResponseBody<'ledger.record'>;
+    default:
+      return assertNever(request);
+  }
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`unhandled IPC message ${JSON.stringify(value)}`);
+}

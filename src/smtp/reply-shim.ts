@@ -1,0 +1,25 @@
+/**
+ * smtp-server picks the enhanced status code of an application error from its own
+ * code→enhanced map (451 → 4.3.0, 452 → 4.2.2, 550 → 5.1.1, ...), which cannot say
+ * "452 4.5.3" or "550 5.7.1". Our reply table owns enhanced codes, so every message we
+ * hand to smtp-server already starts with one; this wrapper of the connection's public
+ * `send()` passes such messages through as they are (context `false` = "add none")
+ * and leaves the library's own replies untouched. Installed once per process.
+ */
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+const CARRIES_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
+let installed = false;
+
+export function installReplyShim(): void {
+  if (installed) return;
+  installed = true;
+  const proto = SMTPConnection.prototype as unknown as {
+    send(code: number, data?: string | string[], context?: string | false): void;
+  };
+  const original = proto.send;
+  proto.send = function send(this: unknown, code, data, context) {
+    if (typeof data === 'string' && CARRIES_ENHANCED.test(data)) return original.call(this, code, data, false);
+    return original.call(this, code, data, context);
+  };
+}

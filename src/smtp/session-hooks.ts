@@ -1,0 +1,227 @@
+/**
+ * The SMTP dialogue of one worker, as smtp-server hooks: admission at connect,
+ * AUTH, MAIL FROM, RCPT TO, DATA and close. Policy only; the Cakemail side sits
+ * behind the Authenticator / MailPipeline seams (contracts.ts) and pod-wide state
+ * behind the PrimaryLink.
+ */
+import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession, SMTPServerAddress } from 'smtp-server';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import {
+  smtpActiveConnections, smtpAdmissionDuration, smtpAuthAttemptsTotal, smtpAuthFailuresTotal, smtpConnectionDuration,
+  smtpConnectionsTotal, smtpDataDuration, smtpEmailsReceivedTotal, smtpMessageSize, smtpRepliesTotal, smtpTlsHandshakesTotal,
+} from '../metrics/worker-metrics.ts';
+import type { AdmissionVerdict } from '../ipc/messages.ts';
+import type { AuthenticatedAccount, Authenticator, MailPipeline, SenderVerdict, SessionContext } from './contracts.ts';
+import type { PrimaryLink } from './primary-link.ts';
+import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
+
+interface SessionState extends SessionContext {
+  readonly startedAt: bigint;
+  sender?: SenderVerdict;
+}
+
+type Callback = (err?: Error | null) => void;
+
+const REFUSALS: Record<Exclude<AdmissionVerdict, 'ok'>, ReplyKey> = {
+  pod_limit: 'tooManyConnectionsPod',
+  ip_limit: 'tooManyConnectionsIp',
+  locked_out: 'ipLockedOut',
+  draining: 'shuttingDown',
+};
+
+export interface HookDeps {
+  config: Config;
+  link: PrimaryLink;
+  authenticator: Authenticator;
+  pipeline: MailPipeline;
+  log: Logger;
+}
+
+const elapsed = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
+
+/** Counts a reply chosen from the table, then hands it to smtp-server. */
+function refuse(key: ReplyKey, vars?: Record<string, string | number>): SmtpReplyError {
+  countReply(key);
+  return new SmtpReplyError(key, vars);
+}
+function countReply(key: ReplyKey): void {
+  smtpRepliesTotal.inc({ reply: key, class: `${String(REPLIES[key].code)[0]}xx` });
+}
+
+export function createSessionHooks(deps: HookDeps) {
+  const { config, link, authenticator, pipeline, log } = deps;
+  const sessions = new Map<string, SessionState>();
+
+  const state = (session: SMTPServerSession): SessionState | undefined => sessions.get(session.id);
+
+  return {
+    onConnect(session: SMTPServerSession, callback: Callback): void {
+      const started = process.hrtime.bigint();
+      const ip = session.remoteAddress;
+      link.request('connection.open', { ip }).then(
+        ({ verdict }) => admit(verdict),
+        (err: Error) => {
+          // The primary did not answer in time: fail open rather than refuse mail.
+          log.warn({ event: 'smtp.admission_timeout', err: err.message }, 'admission not answered; accepting');
+          admit('ok', false);
+        },
+      );
+      function admit(verdict: AdmissionVerdict, counted = true): void {
+        smtpAdmissionDuration.observe(elapsed(started));
+        smtpConnectionsTotal.inc({ status: verdict === 'ok' ? 'accepted' : verdict });
+        if (verdict !== 'ok') {
+          log.info({ event: 'smtp.refused', session: session.id, verdict }, 'connection refused');
+          return callback(refuse(REFUSALS[verdict]));
+        }
+        const sessionLog = log.child({ session: session.id });
+        sessions.set(session.id, { sessionId: session.id, remoteAddress: ip, log: sessionLog, startedAt: started });
+        if (!counted) sessions.get(session.id)!.log.debug('admitted without pod accounting');
+        smtpActiveConnections.inc();
+        sessionLog.info({ event: 'smtp.connect', remoteAddress: ip }, 'connection');
+        callback();
+      }
+    },
+
+    onSecure(_socket: unknown, session: SMTPServerSession, callback: Callback): void {
+      smtpTlsHandshakesTotal.inc({ status: 'ok' });
+      state(session)?.log.info({ event: 'smtp.tls', servername: session.servername }, 'STARTTLS done');
+      callback();
+    },
+
+    onAuth(
+      auth: SMTPServerAuthentication,
+      session: SMTPServerSession,
+      callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void,
+    ): void {
+      const s = state(session);
+      const started = process.hrtime.bigint();
+      const fail = (reason: string, err: SmtpReplyError) => {
+        smtpAuthAttemptsTotal.inc({ outcome: 'failure' });
+        smtpAuthFailuresTotal.inc({ reason });
+        // Only the username and the outcome: never the password or the SASL payload.
+        s?.log.info({ event: 'smtp.auth', outcome: 'failure', reason, method: auth.method, username: auth.username, ms: Math.round(elapsed(started) * 1000) }, 'AUTH refused');
+        callback(err);
+      };
+      if (!session.secure) return fail('tls_required', refuse('tlsRequired'));
+      if (!auth.username || auth.password === undefined) return fail('malformed', refuse('authInvalid'));
+      const ctx = s ?? { sessionId: session.id, remoteAddress: session.remoteAddress, log };
+      const ip = session.remoteAddress;
+      link
+        .request('lockout.check', { ip })
+        .catch(() => ({ lockedOut: false }))
+        .then(async ({ lockedOut }) => {
+          if (lockedOut) return fail('locked_out', refuse('ipLockedOut'));
+          try {
+            const account = await authenticator.authenticate(auth.username!, auth.password!, ctx);
+            smtpAuthAttemptsTotal.inc({ outcome: 'success' });
+            s?.log.info({ event: 'smtp.auth', outcome: 'success', method: auth.method, username: auth.username, ms: Math.round(elapsed(started) * 1000) }, 'AUTH accepted');
+            callback(null, { user: account });
+          } catch (err) {
+            const reply = err instanceof SmtpReplyError ? err : new SmtpReplyError('authUnavailable');
+            countReply(reply.key);
+            const reason = reply.key === 'authInvalid' ? 'invalid' : reply.key === 'authMfa' ? 'mfa' : 'unavailable';
+            if (reason !== 'unavailable') {
+              // Wrong credentials count towards the IP's lockout, pod-wide.
+              await link.request('auth.failed', { ip }).catch(() => undefined);
+            }
+            if (!(err instanceof SmtpReplyError)) s?.log.error({ event: 'smtp.auth_error', err: (err as Error).message }, 'authenticator failed');
+            fail(reason, reply);
+          }
+        });
+    },
+
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
+      const s = state(session);
+      const account = session.user as AuthenticatedAccount | undefined;
+      if (!account || !s) return callback(refuse('authRequired'));
+      link
+        .request('rate.consume', { ip: session.remoteAddress })
+        .catch(() => ({ allowed: true }))
+        .then(async ({ allowed }) => {
+          if (!allowed) {
+            s.log.info({ event: 'smtp.mail', outcome: 'rate_limited' }, 'MAIL FROM over the rate limit');
+            return callback(refuse('rateLimited'));
+          }
+          try {
+            s.sender = await pipeline.checkSender(account, address.address, s);
+            s.log.info({ event: 'smtp.mail', outcome: 'ok', from: address.address, confirmedSender: s.sender.senderId !== undefined }, 'MAIL FROM');
+            callback();
+          } catch (err) {
+            callback(asReply(err, s.log));
+          }
+        });
+    },
+
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
+      if (session.envelope.rcptTo.length >= config.MAX_RECIPIENTS) {
+        state(session)?.log.info({ event: 'smtp.rcpt', outcome: 'too_many' }, 'RCPT over MAX_RECIPIENTS');
+        return callback(refuse('tooManyRecipients'));
+      }
+      state(session)?.log.debug({ event: 'smtp.rcpt', to: address.address }, 'RCPT TO');
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void {
+      const s = state(session);
+      const account = session.user as AuthenticatedAccount | undefined;
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      // Keep at most MESSAGE_SIZE_LIMIT bytes; past it, keep draining (the client is
+      // still sending) and answer 552 once the terminating dot arrives.
+      stream.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes <= config.MESSAGE_SIZE_LIMIT) chunks.push(chunk);
+      });
+      stream.once('error', (err) => callback(asReply(err, s?.log ?? log)));
+      stream.once('end', () => {
+        const started = process.hrtime.bigint();
+        smtpMessageSize.observe(bytes);
+        const finish = (err: Error | null, message?: string) => {
+          const reply = err as SmtpReplyError | null;
+          const status = !reply ? 'accepted' : reply.responseCode >= 500 ? 'rejected' : 'deferred';
+          smtpEmailsReceivedTotal.inc({ status });
+          smtpDataDuration.observe(elapsed(started));
+          s?.log.info({ event: 'smtp.data', outcome: status, bytes, recipients: session.envelope.rcptTo.length, reply: reply ? reply.message : message, ms: Math.round(elapsed(started) * 1000) }, 'DATA');
+          callback(err, message);
+        };
+        if (stream.sizeExceeded || bytes > config.MESSAGE_SIZE_LIMIT)
+          return finish(refuse('messageTooBig', { size: config.MESSAGE_SIZE_LIMIT }));
+        if (!account || !s?.sender) return finish(refuse('authRequired'));
+        pipeline
+          .deliver({ account, mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address), sender: s.sender, raw: Buffer.concat(chunks, bytes) }, s)
+          .then(
+            (receipt) => {
+              const key: ReplyKey = receipt.skippedDuplicates > 0 ? 'alreadyAccepted' : 'queued';
+              countReply(key);
+              finish(null, replyText(key, { id: receipt.queueId, skipped: receipt.skippedDuplicates }));
+            },
+            (err: unknown) => finish(asReply(err, s.log)),
+          );
+      });
+    },
+
+    onClose(session: SMTPServerSession): void {
+      const s = sessions.get(session.id);
+      if (!s) return; // refused at connect: never counted
+      sessions.delete(session.id);
+      smtpActiveConnections.dec();
+      const seconds = elapsed(s.startedAt);
+      smtpConnectionDuration.observe(seconds);
+      link.notify({ type: 'connection.closed', ip: s.remoteAddress });
+      s.log.info({ event: 'smtp.close', seconds: Math.round(seconds * 1000) / 1000 }, 'connection closed');
+    },
+
+    activeSessions: () => sessions.size,
+  };
+}
+
+/** Anything that is not a reply from the table becomes 451 4.3.0: retry, never a silent loss. */
+function asReply(err: unknown, log: Logger): SmtpReplyError {
+  if (err instanceof SmtpReplyError) {
+    countReply(err.key);
+    return err;
+  }
+  log.error({ event: 'smtp.internal_error', err: (err as Error)?.message, stack: (err as Error)?.stack }, 'unexpected error');
+  return refuse('localError');
+}

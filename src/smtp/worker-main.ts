@@ -1,0 +1,116 @@
+/**
+ * An SMTP worker process: waits for `init` from the primary (config, TLS, auth key),
+ * builds the Cakemail side and the smtp-server, listens on the shared port, then
+ * answers the primary's messages in one exhaustive switch.
+ */
+import { SMTPServer } from 'smtp-server';
+import type { Config } from '../config/schema.ts';
+import type { PrimaryToWorker } from '../ipc/messages.ts';
+import { respond } from '../ipc/channel.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { workerRegistry } from '../metrics/worker-metrics.ts';
+import type { Authenticator, MailPipeline } from './contracts.ts';
+import { PrimaryLink } from './primary-link.ts';
+import { installReplyShim } from './reply-shim.ts';
+import { baseServerOptions } from './server-options.ts';
+import { createSessionHooks } from './session-hooks.ts';
+import { IpcLedger } from './ipc-ledger.ts';
+
+export interface MailSide {
+  authenticator: Authenticator;
+  pipeline: MailPipeline;
+  close(): Promise<void>;
+}
+
+type InitMessage = Extract<PrimaryToWorker, { type: 'init' }>;
+
+/**
+ * The Cakemail side of this worker. GATEWAY_TEST_MAIL_SIDE lets the foundation tests
+ * plug an in-test implementation (a module exporting `createMailSide`); it is refused
+ * in production.
+ */
+async function createMailSide(init: InitMessage, link: PrimaryLink, log: Logger): Promise<MailSide> {
+  const override = process.env.GATEWAY_TEST_MAIL_SIDE;
+  if (override) {
+    if (init.config.NODE_ENV === 'production') throw new Error('GATEWAY_TEST_MAIL_SIDE is refused in production');
+    const mod = (await import(override)) as { createMailSide(config: Config): MailSide };
+    return mod.createMailSide(init.config);
+  }
+  const { createCakemailSide } = await import('../cakemail/index.ts');
+  return createCakemailSide(init.config, { authKey: Buffer.from(init.authKey, 'hex'), ledger: new IpcLedger(link), log });
+}
+
+export function runWorker(): void {
+  if (!process.send) throw new Error('an SMTP worker must be started by the primary (node:cluster)');
+  installReplyShim();
+  const link = new PrimaryLink(process as unknown as ConstructorParameters<typeof PrimaryLink>[0]);
+  let server: SMTPServer | undefined;
+  let side: MailSide | undefined;
+  let log: Logger | undefined;
+  let shuttingDown = false;
+
+  const shutdown = (reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log?.info({ event: 'worker.draining', reason }, 'worker draining');
+    const done = () => {
+      void side?.close().catch(() => undefined);
+      log?.info({ event: 'worker.stopped' }, 'worker stopped');
+      process.exit(0);
+    };
+    if (!server) return done();
+    // close(): stop accepting; DATA in flight completes and gets its reply; new
+    // commands get 421; at DRAIN_TIMEOUT the rest get 421 and are closed.
+    server.close(done);
+  };
+
+  process.on('message', (message: PrimaryToWorker) => {
+    switch (message.type) {
+      case 'init':
+        void start(message).catch((err: Error) => {
+          (log ?? console).error({ event: 'worker.start_failed', err: err.message, stack: err.stack }, 'worker failed to start');
+          process.exit(1);
+        });
+        return;
+      case 'tls.update':
+        server?.updateSecureContext({ key: message.tls.key, cert: message.tls.cert });
+        log?.info({ event: 'worker.tls_updated' }, 'TLS material updated');
+        return;
+      case 'shutdown':
+        shutdown(message.reason);
+        return;
+      case 'request':
+        switch (message.kind) {
+          case 'metrics':
+            respond(process as never, message.id, workerRegistry.getMetricsAsJSON().then((metrics) => ({ metrics })));
+            return;
+          default:
+            return;
+        }
+      case 'response':
+        link.channel.handleResponse(message);
+        return;
+      default: {
+        const never: never = message;
+        log?.warn({ event: 'worker.unknown_message', message: never }, 'unknown IPC message');
+      }
+    }
+  });
+  // The primary went away (crash, kill -9): nothing can be admitted or counted any more.
+  process.on('disconnect', () => shutdown('primary gone'));
+
+  async function start(init: InitMessage): Promise<void> {
+    const { config } = init;
+    log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, role: 'worker', worker: init.slot });
+    side = await createMailSide(init, link, log);
+    const hooks = createSessionHooks({ config, link, authenticator: side.authenticator, pipeline: side.pipeline, log });
+    server = new SMTPServer({ ...baseServerOptions(config, init.tls), ...hooks });
+    server.on('error', (err) => log?.warn({ event: 'smtp.server_error', err: err.message }, 'SMTP server error'));
+    server.listen(config.SMTP_PORT, config.SMTP_HOST, () => {
+      const address = server!.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.SMTP_PORT;
+      log?.info({ event: 'worker.listening', port, generation: init.generation }, 'SMTP worker listening');
+      link.notify({ type: 'ready', slot: init.slot, port });
+    });
+  }
+}

@@ -1,0 +1,85 @@
+// The SMTP surface of a real gateway (primary + 2 workers, in-test mail side).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { SmtpTestClient, message, sendMail } from '../helpers/smtp-client.ts';
+import { TEST_PASSWORD, TEST_USER } from '../fixtures/test-mail-side.ts';
+
+let gw: RunningGateway;
+before(async () => {
+  gw = await startGateway({ env: { MAX_RECIPIENTS: '3', MESSAGE_SIZE_LIMIT: '20000' } });
+});
+after(async () => {
+  const { code } = await gw.stop();
+  assert.equal(code, 0);
+});
+
+test('banner names SMTP_HOSTNAME; plaintext EHLO advertises STARTTLS, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES', async () => {
+  const { client, banner } = await SmtpTestClient.connect(gw.smtpPort);
+  assert.equal(banner.code, 220);
+  assert.match(banner.text, /^220 localhost ESMTP/);
+  const ehlo = await client.command('EHLO client.test');
+  assert.equal(ehlo.code, 250);
+  for (const ext of ['STARTTLS', 'SIZE 20000', 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES'])
+    assert.ok(ehlo.lines.some((l) => l.slice(4) === ext), `${ext} in ${ehlo.text}`);
+  client.end();
+});
+
+test('AUTH before STARTTLS is refused with 530 5.7.0; MAIL without AUTH with 530 5.7.0', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.command('EHLO client.test');
+  const auth = await client.command('AUTH PLAIN ' + Buffer.from(`\0${TEST_USER}\0${TEST_PASSWORD}`).toString('base64'));
+  assert.equal(auth.text, '530 5.7.0 Must issue a STARTTLS command first');
+  const mail = await client.command('MAIL FROM:<a@b.example>');
+  assert.equal(mail.text, '530 5.7.0 Authentication required');
+  client.end();
+});
+
+test('STARTTLS negotiates TLS >= 1.2 and AUTH PLAIN succeeds; wrong password gets 535 5.7.8', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  const ok = await client.login(TEST_USER, TEST_PASSWORD);
+  assert.equal(ok.code, 235);
+  assert.ok(['TLSv1.2', 'TLSv1.3'].includes(client.tlsSocket!.getProtocol()!));
+  client.end();
+  const { client: bad } = await SmtpTestClient.connect(gw.smtpPort);
+  const refused = await bad.login(TEST_USER, 'wrong');
+  assert.equal(refused.code, 535);
+  assert.match(refused.text, /^535 5\.7\.8 /);
+  bad.end();
+});
+
+test('a message is accepted with 250 2.0.0 Ok: queued as <id>', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.login(TEST_USER, TEST_PASSWORD);
+  const reply = await sendMail(client, ['a@example.com'], message('hi'));
+  assert.match(reply.text, /^250 2\.0\.0 Ok: queued as T\d+x\d+$/);
+  client.end();
+});
+
+test('recipients above MAX_RECIPIENTS get 452 4.5.3', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.login(TEST_USER, TEST_PASSWORD);
+  await client.command('MAIL FROM:<user@test.example>');
+  for (const r of ['a', 'b', 'c']) assert.equal((await client.command(`RCPT TO:<${r}@example.com>`)).code, 250);
+  const fourth = await client.command('RCPT TO:<d@example.com>');
+  assert.match(fourth.text, /^452 4\.5\.3 /);
+  client.end();
+});
+
+test('an oversize message is refused with 552 5.3.4 after streaming, and the session goes on', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.login(TEST_USER, TEST_PASSWORD);
+  const reply = await sendMail(client, ['a@example.com'], message('big', 'x'.repeat(76) + '\r\n'.repeat(1) + ('y'.repeat(998) + '\r\n').repeat(30)));
+  assert.match(reply.text, /^552 5\.3\.4 /);
+  const next = await sendMail(client, ['a@example.com'], message('small'));
+  assert.equal(next.code, 250);
+  client.end();
+});
+
+test('a deliverer refusal is passed through with our enhanced code', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.login(TEST_USER, TEST_PASSWORD);
+  const reply = await sendMail(client, ['a@example.com'], message('x', 'body\r\n', 'X-Test-Reply: 451\r\n'));
+  assert.equal(reply.text, '451 4.3.0 Cakemail API unavailable, try again later');
+  client.end();
+});
