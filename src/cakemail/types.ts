@@ -20,6 +20,10 @@ export interface SubmitEmailContent {
   text?: string;
   encoding?: 'utf-8';
   type?: 'marketing' | 'transactional';
+  /** Unused by the gateway (SMTP carries bodies, not template ids); part of the schema. */
+  template?: { id: number };
+  custom_attributes?: { name: string; value: string }[];
+  markup?: Record<string, unknown>;
 }
 
 export interface SubmitEmail {

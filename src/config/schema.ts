@@ -55,6 +55,7 @@ export const CONFIG_VARIABLES = {
   DELIVERY_CONCURRENCY: [int(1, 256), '8', 'parallel POST /v2/emails per message'],
   DELIVERY_DEADLINE_MS: [int(100, 600_000), '30000', 'time budget for a message including retries, then 451'],
   DELIVERY_MAX_ATTEMPTS: [int(1, 20), '4', 'attempts per recipient for retryable failures'],
+  DELIVERY_RETRY_BASE_MS: [int(1, 60_000), '250', 'first retry delay (ms) for 429/5xx/network errors; doubles per attempt with jitter, within DELIVERY_DEADLINE_MS'],
   BREAKER_FAILURE_THRESHOLD: [int(1, 10_000), '20', 'consecutive upstream failures that open the circuit breaker'],
   BREAKER_HALF_OPEN_AFTER_MS: [int(100, 600_000), '10000', 'ms the breaker stays open before one probe'],
   DEDUP_TTL: [int(60, 30 * 86_400), '86400', 'seconds a recipient accepted before a 4xx is remembered (no duplicate on retry)'],

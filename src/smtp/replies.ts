@@ -147,6 +147,12 @@ export const REPLIES = {
     text: 'Cakemail refused the message for {recipient}: {detail}',
     when: 'Cakemail answered 400/422 or data.status "rejected" (permanent)',
   },
+  partiallyRejected: {
+    code: 554,
+    enhanced: '5.6.0',
+    text: 'Cakemail refused the message for {recipient}: {detail} (it accepted {accepted} of {total} recipients; those are not sent again)',
+    when: 'Cakemail refused a recipient permanently after accepting others (the accepted ones are remembered and never resent)',
+  },
   upstreamUnavailable: {
     code: 451,
     enhanced: '4.3.0',

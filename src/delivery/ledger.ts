@@ -1,0 +1,67 @@
+/**
+ * Remembers which (account, recipient, message) Cakemail already accepted, so a client
+ * that retries a message after a 4xx (partial failure) does not make us send it twice.
+ * Keys are hashes: the ledger never holds an address or a body.
+ *
+ * The worker gets a shared implementation (IPC to the primary, later Redis); the memory
+ * one here serves tests and single-process use.
+ */
+import { createHash } from 'node:crypto';
+
+export interface DeliveryLedger {
+  /** The subset of `keys` recorded and not expired. */
+  accepted(keys: string[]): Promise<Set<string>>;
+  /** Records `keys` as accepted for `ttlSeconds`. */
+  record(keys: string[], ttlSeconds: number): Promise<void>;
+}
+
+/**
+ * sha256(accountKey + ':' + lowercased recipient + ':' + message digest). `accountKey`
+ * names who sent it (see pipeline.ts), `digest` is the content hash from convertMessage.
+ */
+export function ledgerKey(accountKey: string, recipient: string, digest: string): string {
+  return createHash('sha256')
+    .update(`${accountKey}:${recipient.trim().toLowerCase()}:${digest}`)
+    .digest('base64url');
+}
+
+/** In-memory ledger: TTL per key, bounded (the oldest records go first). */
+export class MemoryLedger implements DeliveryLedger {
+  readonly #max: number;
+  readonly #now: () => number;
+  readonly #map = new Map<string, number>();
+
+  constructor(opts: { maxEntries?: number; now?: () => number } = {}) {
+    this.#max = Math.max(1, opts.maxEntries ?? 100_000);
+    this.#now = opts.now ?? Date.now;
+  }
+
+  async accepted(keys: string[]): Promise<Set<string>> {
+    const now = this.#now();
+    const out = new Set<string>();
+    for (const k of keys) {
+      const until = this.#map.get(k);
+      if (until === undefined) continue;
+      if (until > now) out.add(k);
+      else this.#map.delete(k);
+    }
+    return out;
+  }
+
+  async record(keys: string[], ttlSeconds: number): Promise<void> {
+    const until = this.#now() + ttlSeconds * 1000;
+    for (const k of keys) {
+      this.#map.delete(k);
+      this.#map.set(k, until);
+    }
+    while (this.#map.size > this.#max) {
+      const oldest = this.#map.keys().next();
+      if (oldest.done) break;
+      this.#map.delete(oldest.value);
+    }
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
