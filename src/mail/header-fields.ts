@@ -1,0 +1,196 @@
+/**
+ * Byte-level header helpers shared by the prescan and the header passthrough: split a
+ * header block into fields, unfold and decode a raw value, and read the parameters of a
+ * structured value (Content-Type). They work on the raw bytes so that the top-level
+ * header block is parsed once, by the prescan, and never re-read from mailparser's
+ * latin1-decoded copy.
+ */
+import { isUtf8 } from 'node:buffer';
+
+export interface HeaderField {
+  /** The name as written (trailing whitespace of the obsolete `Name : value` syntax removed). */
+  readonly name: string;
+  /** Lower-cased name, for lookups. */
+  readonly lname: string;
+  /** The raw value bytes after the colon, still folded. A view into the message, not a copy. */
+  readonly raw: Buffer;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+/**
+ * Splits `raw[start, end)` (a header block without its terminating blank line) into fields.
+ * A line that is neither a continuation nor `name: value` is skipped: it carries no field a
+ * receiver could name (an mbox `From ` line, a stray word), and mailparser ignores it too.
+ */
+export function splitFields(raw: Buffer, start: number, end: number): HeaderField[] {
+  const fields: HeaderField[] = [];
+  let pos = start;
+  while (pos < end) {
+    const lineEnd = nextLineEnd(raw, pos, end);
+    // a continuation line directly after a skipped line has no field to belong to
+    if (raw[pos] === SP || raw[pos] === HT) {
+      pos = lineEnd;
+      continue;
+    }
+    const colon = raw.indexOf(COLON, pos);
+    let fieldEnd = lineEnd;
+    while (fieldEnd < end && (raw[fieldEnd] === SP || raw[fieldEnd] === HT)) {
+      fieldEnd = nextLineEnd(raw, fieldEnd, end);
+    }
+    if (colon > pos && colon < lineEnd) {
+      let nameEnd = colon;
+      while (nameEnd > pos && (raw[nameEnd - 1] === SP || raw[nameEnd - 1] === HT)) nameEnd--;
+      const name = raw.toString('latin1', pos, nameEnd);
+      if (name.length > 0 && /^[\x21-\x39\x3b-\x7e]+$/.test(name)) {
+        fields.push({ name, lname: name.toLowerCase(), raw: raw.subarray(colon + 1, fieldEnd) });
+      }
+    }
+    pos = fieldEnd;
+  }
+  return fields;
+}
+
+function nextLineEnd(raw: Buffer, pos: number, end: number): number {
+  const nl = raw.indexOf(LF, pos);
+  return nl === -1 || nl >= end ? end : nl + 1;
+}
+
+/**
+ * The value of a field as one line of text: folding line breaks removed (RFC 5322 2.2.3,
+ * the whitespace after them kept), outer whitespace trimmed. Bytes are read as UTF-8
+ * (RFC 6532) when they are valid UTF-8, else as latin1, so a legacy 8-bit header keeps
+ * its characters instead of turning into U+FFFD. Encoded words are left encoded.
+ */
+export function fieldText(raw: Buffer): string {
+  let hasHigh = false;
+  let hasBreak = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i] as number;
+    if (b === CR || b === LF) hasBreak = true;
+    else if (b > 0x7e) hasHigh = true;
+  }
+  let text = hasHigh && isUtf8(raw) ? raw.toString('utf8') : raw.toString('latin1');
+  if (hasBreak) text = text.replace(/[\r\n]+/g, '');
+  return text.trim();
+}
+
+/** The first field of that (lower-case) name, or undefined. */
+export function firstField(fields: readonly HeaderField[], lname: string): HeaderField | undefined {
+  for (const f of fields) if (f.lname === lname) return f;
+  return undefined;
+}
+
+export interface StructuredValue {
+  /** Lower-cased leading token (`multipart/mixed`, `attachment`); '' when absent. */
+  readonly value: string;
+  /** Parameters by lower-cased name, RFC 2231 continuations joined and charset prefixes dropped. */
+  readonly params: ReadonlyMap<string, string>;
+}
+
+/**
+ * Parses `type/subtype; name=value; name="quoted"` with comments removed, quoted strings
+ * unescaped, and RFC 2231 `name*0=`, `name*=charset''pct` forms joined. Lenient on purpose:
+ * it only has to agree with mailparser on the handful of parameters the prescan reads
+ * (boundary, charset).
+ */
+export function parseStructured(text: string): StructuredValue {
+  const tokens = splitParams(stripComments(text));
+  const value = (tokens[0] ?? '').trim().toLowerCase();
+  const plain = new Map<string, string>();
+  const pieces = new Map<string, { n: number; v: string; ext: boolean }[]>();
+  for (let i = 1; i < tokens.length; i++) {
+    const tok = tokens[i] as string;
+    const eq = tok.indexOf('=');
+    if (eq <= 0) continue;
+    const key = tok.slice(0, eq).trim().toLowerCase();
+    const val = unquote(tok.slice(eq + 1).trim());
+    const m = /^([^*]+)\*(\d+)?(\*)?$/.exec(key);
+    if (!m) {
+      if (!plain.has(key)) plain.set(key, val);
+      continue;
+    }
+    const base = m[1] as string;
+    const list = pieces.get(base) ?? [];
+    list.push({ n: m[2] === undefined ? 0 : Number(m[2]), v: val, ext: m[3] === '*' || m[2] === undefined });
+    pieces.set(base, list);
+  }
+  for (const [base, list] of pieces) {
+    if (plain.has(base)) continue;
+    list.sort((a, b) => a.n - b.n);
+    let joined = '';
+    for (const [idx, p] of list.entries()) {
+      let v = p.v;
+      if (p.ext) {
+        if (idx === 0) v = v.replace(/^[^']*'[^']*'/, '');
+        v = percentDecode(v);
+      }
+      joined += v;
+    }
+    plain.set(base, joined);
+  }
+  return { value, params: plain };
+}
+
+function stripComments(text: string): string {
+  if (!text.includes('(')) return text;
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '\\' && (quoted || depth > 0)) {
+      if (depth === 0) out += c + (text[i + 1] ?? '');
+      i++;
+    } else if (quoted) {
+      if (c === '"') quoted = false;
+      out += c;
+    } else if (c === '(') depth++;
+    else if (c === ')' && depth > 0) depth--;
+    else if (depth === 0) {
+      if (c === '"') quoted = true;
+      out += c;
+    }
+  }
+  return out;
+}
+
+function splitParams(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '\\' && quoted) {
+      cur += c + (text[i + 1] ?? '');
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+      cur += c;
+    } else if (c === ';' && !quoted) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+function unquote(v: string): string {
+  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1).replace(/\\(.)/g, '$1');
+  // an unquoted value ends at whitespace (anything after it is not part of a token)
+  const ws = v.search(/\s/);
+  return ws === -1 ? v : v.slice(0, ws);
+}
+
+function percentDecode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}

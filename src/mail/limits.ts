@@ -1,0 +1,278 @@
+/**
+ * The prescan: one linear pass over the raw bytes, before mailparser sees anything, that
+ * enforces the structural limits (MIME nesting depth, part count, header block size) and
+ * refuses the malformations a parser would "repair" by silently losing content. It stops
+ * at the first limit crossed, so a hostile message (10,000 parts, 1,000 nesting levels, a
+ * 5 MB header) costs a scan of the bytes up to that point and a few small allocations.
+ *
+ * The scan follows the delimiter rules mailparser's splitter (@zone-eu/mailsplit) uses, so
+ * both see the same tree: a delimiter line of any open ancestor multipart ends everything
+ * below it, a closed multipart's later delimiter lines are epilogue, trailing whitespace
+ * after a delimiter is allowed, message/rfc822 parts are not descended into (the converter
+ * refuses them). mailparser also gets the limits as a backstop (maxHeadSize, maxChildNodes).
+ *
+ * It also keeps the top-level header fields (raw bytes) so they are parsed only once.
+ */
+import { SmtpReplyError } from '../smtp/replies.ts';
+import { type HeaderField, fieldText, firstField, parseStructured, splitFields } from './header-fields.ts';
+
+export interface ScanLimits {
+  readonly maxDepth: number;
+  readonly maxParts: number;
+  readonly maxHeaderBytes: number;
+}
+
+export interface ScanResult {
+  /** Top-level header fields, in message order. */
+  readonly headers: HeaderField[];
+  /** MIME parts seen, the top-level one and every multipart container included. */
+  readonly parts: number;
+  /** Deepest multipart nesting (0 for a single-part message). */
+  readonly depth: number;
+  /** Charsets declared by the text/plain and text/html body parts, lower-cased. */
+  readonly charsets: readonly string[];
+  /**
+   * A text/plain body part sits outside any multipart/alternative beside an HTML body part
+   * (multipart/mixed of text and html): mailparser must then render the text into the HTML
+   * too, or the HTML version of the message would miss it.
+   */
+  readonly textBesideHtml: boolean;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+const DASH = 0x2d;
+
+const TRANSFER_ENCODINGS = new Set(['', '7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
+// the names mailparser refuses to decode from (it would pass the bytes through as UTF-8)
+const UTF7 = /^(?:(?:cs)?unicode11)?utf7(?:imap)?$/;
+
+// 1: base64 alphabet, 2: padding, 3: whitespace, 0: invalid
+const BASE64_CLASS = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+  BASE64_CLASS[c.charCodeAt(0)] = 1;
+BASE64_CLASS[0x3d] = 2;
+for (const b of [SP, HT, CR, LF]) BASE64_CLASS[b] = 3;
+
+interface Multipart {
+  readonly boundary: Buffer;
+  readonly path: string;
+  readonly type: string;
+  readonly alternative: boolean;
+  children: number;
+}
+
+export function prescan(raw: Buffer, limits: ScanLimits): ScanResult {
+  return new Scanner(raw, limits).run();
+}
+
+export function where(path: string): string {
+  return path ? `part ${path}` : 'the message';
+}
+
+class Scanner {
+  private readonly raw: Buffer;
+  private readonly limits: ScanLimits;
+  private readonly stack: Multipart[] = [];
+  private parts = 1;
+  private depth = 0;
+  private inHead = true;
+  private headStart = 0;
+  /** Dotted path of the node being read ('' = top level), as mailparser numbers parts. */
+  private path = '';
+  /** Body start of the current leaf when it is base64 and must be checked, else -1. */
+  private base64Start = -1;
+  private topHeaders: HeaderField[] = [];
+  private readonly charsets = new Set<string>();
+  private textOutsideAlternative = false;
+  private hasHtml = false;
+
+  constructor(raw: Buffer, limits: ScanLimits) {
+    this.raw = raw;
+    this.limits = limits;
+  }
+
+  run(): ScanResult {
+    const raw = this.raw;
+    const len = raw.length;
+    let pos = 0;
+    while (pos < len) {
+      const nl = raw.indexOf(LF, pos);
+      const end = nl === -1 ? len : nl + 1;
+      if (this.stack.length > 0 && raw[pos] === DASH && raw[pos + 1] === DASH && this.delimiter(pos, end)) {
+        pos = end;
+        continue;
+      }
+      if (this.inHead) {
+        if (end - this.headStart > this.limits.maxHeaderBytes) {
+          throw tooComplex(`header block of ${where(this.path)} exceeds ${this.limits.maxHeaderBytes} bytes`);
+        }
+        if (
+          (end - pos === 1 && raw[pos] === LF) ||
+          (end - pos === 2 && raw[pos] === CR && raw[pos + 1] === LF)
+        ) {
+          this.endHead(pos, end);
+        }
+      }
+      pos = end;
+    }
+    this.endNode(len);
+    for (const m of this.stack) if (m.children === 0) throw noParts(m);
+    return {
+      headers: this.topHeaders,
+      parts: this.parts,
+      depth: this.depth,
+      charsets: [...this.charsets],
+      textBesideHtml: this.textOutsideAlternative && this.hasHtml,
+    };
+  }
+
+  /** Handles the line at [pos, end) if it is a delimiter of an open multipart. */
+  private delimiter(pos: number, end: number): boolean {
+    const stack = this.stack;
+    for (let k = stack.length - 1; k >= 0; k--) {
+      const m = stack[k] as Multipart;
+      const kind = matchDelimiter(this.raw, pos, end, m.boundary);
+      if (kind === 0) continue;
+      this.endNode(pos);
+      // inner multiparts end here; one that never saw its own boundary lost its content
+      for (let j = stack.length - 1; j > k; j--) {
+        const inner = stack[j] as Multipart;
+        if (inner.children === 0) throw noParts(inner);
+      }
+      stack.length = k + 1;
+      if (kind === 2) {
+        if (m.children === 0) throw noParts(m);
+        stack.length = k; // what follows is epilogue, ignored like the preamble
+        this.path = m.path;
+        return true;
+      }
+      m.children++;
+      if (++this.parts > this.limits.maxParts) {
+        throw tooComplex(`more than ${this.limits.maxParts} MIME parts`);
+      }
+      this.path = m.path ? `${m.path}.${m.children}` : String(m.children);
+      this.inHead = true;
+      this.headStart = end;
+      return true;
+    }
+    return false;
+  }
+
+  /** The current node ends at `pos` (a delimiter line or the end of the message). */
+  private endNode(pos: number): void {
+    if (this.inHead) this.endHead(pos, pos);
+    if (this.base64Start >= 0) {
+      const problem = checkBase64(this.raw, this.base64Start, pos);
+      if (problem) throw invalid(`${where(this.path)} is not valid base64 (${problem})`);
+      this.base64Start = -1;
+    }
+  }
+
+  private endHead(headEnd: number, bodyStart: number): void {
+    this.inHead = false;
+    const fields = splitFields(this.raw, this.headStart, headEnd);
+    if (this.path === '' && this.stack.length === 0) this.topHeaders = fields;
+    const ctField = firstField(fields, 'content-type');
+    const ct = ctField ? parseStructured(fieldText(ctField.raw)) : undefined;
+    const dispField = firstField(fields, 'content-disposition');
+    const disposition = dispField ? parseStructured(fieldText(dispField.raw)).value : '';
+    const type = ct?.value || (disposition === 'attachment' ? 'application/octet-stream' : 'text/plain');
+
+    if (type.startsWith('multipart/')) {
+      const boundary = (ct?.params.get('boundary') ?? '').trimEnd();
+      // mailparser treats a non-ASCII boundary as none, and a multipart without one keeps
+      // its whole body as undisplayed preamble: content lost, so refused here
+      if (!boundary || Buffer.byteLength(boundary) !== boundary.length) {
+        throw invalid(`${where(this.path)} is ${type} without a usable boundary parameter`);
+      }
+      this.stack.push({
+        boundary: Buffer.from(boundary, 'latin1'),
+        path: this.path,
+        type,
+        alternative: type === 'multipart/alternative',
+        children: 0,
+      });
+      if (this.stack.length > this.limits.maxDepth) {
+        throw tooComplex(`MIME parts nested deeper than ${this.limits.maxDepth} levels`);
+      }
+      if (this.stack.length > this.depth) this.depth = this.stack.length;
+      return;
+    }
+
+    const cteField = firstField(fields, 'content-transfer-encoding');
+    const cte = cteField
+      ? fieldText(cteField.raw)
+          .replace(/\([^)]*\)/g, '')
+          .trim()
+          .toLowerCase()
+      : '';
+    if (!TRANSFER_ENCODINGS.has(cte)) {
+      throw invalid(
+        `${where(this.path)} uses Content-Transfer-Encoding ${cte.slice(0, 40)}, which cannot be decoded`,
+      );
+    }
+    if (cte === 'base64') this.base64Start = bodyStart;
+
+    const isBody =
+      (disposition === '' || disposition === 'inline') && (type === 'text/plain' || type === 'text/html');
+    if (!isBody) return;
+    const charset = ct?.params.get('charset')?.trim().toLowerCase();
+    if (charset) {
+      if (UTF7.test(charset.replace(/[^a-z0-9]/g, ''))) {
+        throw invalid(`${where(this.path)} is in charset ${charset}, which is not supported`);
+      }
+      if (this.charsets.size < 8) this.charsets.add(charset.slice(0, 40));
+    }
+    if (type === 'text/html') this.hasHtml = true;
+    else if (!this.stack.some((m) => m.alternative)) this.textOutsideAlternative = true;
+  }
+}
+
+/** 0: not a delimiter of `boundary`, 1: delimiter, 2: closing delimiter. */
+function matchDelimiter(raw: Buffer, pos: number, end: number, boundary: Buffer): 0 | 1 | 2 {
+  const bl = boundary.length;
+  if (end - pos < bl + 2) return 0;
+  let i = pos + 2;
+  for (let j = 0; j < bl; j++) if (raw[i + j] !== boundary[j]) return 0;
+  i += bl;
+  let kind: 1 | 2 = 1;
+  if (raw[i] === DASH && i < end) {
+    if (raw[i + 1] !== DASH || i + 1 >= end) return 0;
+    kind = 2;
+    i += 2;
+  }
+  while (i < end && (raw[i] === SP || raw[i] === HT)) i++;
+  while (i < end && raw[i] === CR) i++;
+  if (i < end && raw[i] === LF) i++;
+  return i === end ? kind : 0;
+}
+
+/** Why `raw[start, end)` is not base64 a decoder can read faithfully, or '' if it is. */
+function checkBase64(raw: Buffer, start: number, end: number): string {
+  let data = 0;
+  let padded = false;
+  for (let i = start; i < end; i++) {
+    const cls = BASE64_CLASS[raw[i] as number];
+    if (cls === 1) data++;
+    else if (cls === 2) padded = true;
+    else if (cls === 0)
+      return `byte 0x${(raw[i] as number).toString(16).padStart(2, '0')} at offset ${i - start}`;
+  }
+  if (!padded && data % 4 === 1) return 'truncated';
+  return '';
+}
+
+function noParts(m: Multipart): SmtpReplyError {
+  return invalid(`${where(m.path)} is ${m.type} but its boundary never appears, so it has no parts`);
+}
+
+function tooComplex(detail: string): SmtpReplyError {
+  return new SmtpReplyError('mimeTooComplex', { detail });
+}
+
+function invalid(detail: string): SmtpReplyError {
+  return new SmtpReplyError('mimeInvalid', { detail });
+}
