@@ -165,7 +165,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         slot.current = live;
         slot.state = 'listening';
         this.#readyWaiters.get(worker.id)?.(true);
-        this.#log.info({ event: 'worker.listening', slot: slot.index, pid: worker.process.pid, generation: live.generation }, 'worker listening');
+        this.#log.info({ event: 'worker.listening', slot: slot.index, workerPid: worker.process.pid, generation: live.generation }, 'worker listening');
         this.#publishStates();
         return;
       }
@@ -198,7 +198,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       safeSend(live.worker, { type: 'shutdown', reason } satisfies PrimaryToWorker);
       // The worker exits by itself once drained; past the drain timeout (+ grace) it is killed.
       const kill = setTimeout(() => {
-        this.#log.warn({ event: 'worker.kill', slot: live.slot, pid: live.worker.process.pid }, 'worker overstayed the drain timeout');
+        this.#log.warn({ event: 'worker.kill', slot: live.slot, workerPid: live.worker.process.pid }, 'worker overstayed the drain timeout');
         live.worker.process.kill('SIGKILL');
       }, (this.#config.DRAIN_TIMEOUT + 5) * 1000);
       kill.unref();
@@ -213,7 +213,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('exit', live);
     const expected = live.retiring || this.#stopping;
     this.#log[expected ? 'info' : 'error'](
-      { event: 'worker.exit', slot: slot.index, pid: live.worker.process.pid, code, signal, expected },
+      { event: 'worker.exit', slot: slot.index, workerPid: live.worker.process.pid, code, signal, expected },
       expected ? 'worker exited' : 'worker crashed',
     );
     if (slot.current !== live) return; // an old generation already replaced
