@@ -19,6 +19,8 @@ export interface CakemailClientOptions {
   timeoutMs: number;
   connections: number;
   breaker?: ApiBreaker;
+  /** per_page of GET /brands/default/senders (default 50, the API's own default). */
+  sendersPageSize?: number;
 }
 
 interface RawAnswer {
@@ -28,8 +30,7 @@ interface RawAnswer {
 
 /** Answers bigger than this are not something the subset we use ever returns. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
-const SENDERS_PER_PAGE = 50;
-/** 100 pages × 50: far above any real account; stops a paging bug from looping forever. */
+/** Far above any real account at 50 a page; stops a paging bug from looping forever. */
 const MAX_SENDER_PAGES = 100;
 
 /**
@@ -49,12 +50,14 @@ export class CakemailClient {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #breaker: ApiBreaker | undefined;
+  readonly #pageSize: number;
 
   constructor(opts: CakemailClientOptions) {
     const url = new URL(opts.baseUrl);
     this.#prefix = url.pathname.replace(/\/+$/, '');
     this.#timeoutMs = opts.timeoutMs;
     this.#breaker = opts.breaker;
+    this.#pageSize = opts.sendersPageSize ?? 50;
     this.#pool = new Pool(url.origin, {
       connections: opts.connections,
       // Our own timer (below) is the deadline; these are backstops at the same value.
@@ -82,7 +85,7 @@ export class CakemailClient {
   async listSenders(accessToken: string, accountId?: number): Promise<SenderFull[]> {
     const all: SenderFull[] = [];
     for (let page = 1; page <= MAX_SENDER_PAGES; page++) {
-      const q = new URLSearchParams({ page: String(page), per_page: String(SENDERS_PER_PAGE) });
+      const q = new URLSearchParams({ page: String(page), per_page: String(this.#pageSize) });
       if (accountId !== undefined) q.set('account_id', String(accountId));
       const data = await this.#call(
         'senders',
@@ -97,7 +100,7 @@ export class CakemailClient {
         },
       );
       all.push(...data);
-      if (data.length < SENDERS_PER_PAGE) break;
+      if (data.length < this.#pageSize) break;
     }
     return all;
   }

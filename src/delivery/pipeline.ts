@@ -1,0 +1,237 @@
+/**
+ * MailPipeline: the end of DATA, from raw MIME to one POST /v2/emails per recipient.
+ *
+ * convertMessage → account (X-Account-Id must be one of the token's accounts) → sender
+ * (X-Sender-Id, else the MAIL FROM verdict, else a fresh lookup) → skip recipients the
+ * ledger says Cakemail already accepted → submit the rest, DELIVERY_CONCURRENCY at a
+ * time, each with retries (submit.ts) → record each acceptance in the ledger at once →
+ * one reply for the whole message (outcome.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import type { CakemailAuthenticator } from '../cakemail/authenticator.ts';
+import type { CakemailClient } from '../cakemail/client.ts';
+import { CakemailError, isCakemailError } from '../cakemail/errors.ts';
+import { SenderDirectory } from '../cakemail/sender-directory.ts';
+import type { SubmitEmail } from '../cakemail/types.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { convertMessage, type ConvertedMessage } from '../mail/convert.ts';
+import {
+  cakemailDeliveryOutcomesTotal,
+  cakemailDuplicateSkipsTotal,
+  cakemailEmailsForwardedTotal,
+} from '../metrics/worker-metrics.ts';
+import type {
+  AuthenticatedAccount,
+  DeliveryReceipt,
+  IncomingMessage,
+  MailPipeline,
+  SenderVerdict,
+  SessionContext,
+} from '../smtp/contracts.ts';
+import { SmtpReplyError } from '../smtp/replies.ts';
+import { ledgerKey, type DeliveryLedger } from './ledger.ts';
+import { decide, lookupFailureReply, recipientOutcome, type RecipientResult } from './outcome.ts';
+import { submitWithRetry } from './submit.ts';
+
+export interface MailPipelineDeps {
+  config: Config;
+  client: CakemailClient;
+  authenticator: CakemailAuthenticator;
+  ledger: DeliveryLedger;
+  log: Logger;
+  /** Shared with other users of the same client (defaults to a new one). */
+  senders?: SenderDirectory;
+}
+
+export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
+  const { config, client, authenticator, ledger } = deps;
+  const senders =
+    deps.senders ?? new SenderDirectory({ client, authenticator, maxEntries: config.AUTH_CACHE_SIZE });
+
+  async function resolveSender(
+    msg: IncomingMessage,
+    converted: ConvertedMessage,
+    accountId: number | undefined,
+  ): Promise<{ id: string }> {
+    const { account } = msg;
+    try {
+      const named = converted.control.senderId;
+      if (named !== undefined) {
+        const s = await senders.findById(account, named, accountId);
+        if (!s) throw new SmtpReplyError('senderIdUnknown', { id: named });
+        return { id: s.id };
+      }
+      // The MAIL FROM verdict was made against the default account: reuse it only then.
+      if (msg.sender.senderId !== undefined && accountId === undefined) return { id: msg.sender.senderId };
+      const address = msg.sender.address || msg.mailFrom;
+      const s = address ? await senders.findByAddress(account, address, accountId) : undefined;
+      if (!s) throw new SmtpReplyError('senderNotConfirmed', { address: address || '<>' });
+      return { id: s.id };
+    } catch (err) {
+      if (isCakemailError(err)) throw new SmtpReplyError(lookupFailureReply(err));
+      throw err;
+    }
+  }
+
+  async function alreadyAccepted(keys: string[], log: Logger): Promise<Set<string>> {
+    try {
+      return await ledger.accepted(keys);
+    } catch (err) {
+      // The ledger prevents duplicates; it must never stop mail.
+      log.warn(
+        { err: (err as Error).message },
+        'delivery ledger unavailable (lookup); sending all recipients',
+      );
+      return new Set();
+    }
+  }
+
+  async function remember(key: string, log: Logger): Promise<void> {
+    try {
+      await ledger.record([key], config.DEDUP_TTL);
+    } catch (err) {
+      log.warn(
+        { err: (err as Error).message },
+        'delivery ledger unavailable (record); a client retry may resend',
+      );
+    }
+  }
+
+  return {
+    checkSender(account: AuthenticatedAccount, address: string, ctx: SessionContext): Promise<SenderVerdict> {
+      return senders.checkSender(account, address, ctx);
+    },
+
+    async deliver(msg: IncomingMessage, ctx: SessionContext): Promise<DeliveryReceipt> {
+      const queueId = newQueueId();
+      const log = ctx.log.child({ queueId });
+      const deadline = Date.now() + config.DELIVERY_DEADLINE_MS;
+
+      const converted = await convertMessage(msg.raw, {
+        defaultType: config.DEFAULT_EMAIL_TYPE,
+        ...(config.DEFAULT_LIST_ID === undefined ? {} : { defaultListId: config.DEFAULT_LIST_ID }),
+        maxDepth: config.MIME_MAX_DEPTH,
+        maxParts: config.MIME_MAX_PARTS,
+        maxHeaderBytes: config.MIME_MAX_HEADER_BYTES,
+        hostname: config.SMTP_HOSTNAME,
+      });
+      const accountId = converted.control.accountId;
+      if (accountId !== undefined && !msg.account.accounts.includes(accountId)) {
+        throw new SmtpReplyError('accountNotAllowed', { id: accountId });
+      }
+      const sender = await resolveSender(msg, converted, accountId);
+      const base = submitBody(converted, sender.id);
+
+      // Who sent it, for the ledger: the username (stable across password changes) and
+      // the account the mail goes out of. Hashed with the rest: never stored as such.
+      const accountKey = `${msg.account.username.trim().toLowerCase()}|${accountId ?? ''}`;
+      const recipients = uniqueRecipients(msg.rcptTo);
+      const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
+      const done = await alreadyAccepted([...keys.values()], log);
+
+      const results: RecipientResult[] = [];
+      const todo: string[] = [];
+      for (const r of recipients) {
+        if (done.has(keys.get(r) ?? '')) results.push({ recipient: r, status: 'skipped' });
+        else todo.push(r);
+      }
+
+      await forEachLimit(todo, config.DELIVERY_CONCURRENCY, async (recipient) => {
+        try {
+          const res = await submitWithRetry(
+            client,
+            authenticator,
+            {
+              credentialKey: msg.account.credentialKey,
+              email: { ...base, email: recipient },
+              ...(accountId === undefined ? {} : { accountId }),
+              deadline,
+            },
+            { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, baseDelayMs: config.DELIVERY_RETRY_BASE_MS },
+          );
+          // Recorded now, not at the end: a crash later in the fan-out still remembers it.
+          await remember(keys.get(recipient) ?? '', log);
+          results.push({ recipient, status: 'accepted' });
+          log.debug({ emailId: res.data.id }, 'recipient accepted by Cakemail');
+        } catch (err) {
+          const error = isCakemailError(err)
+            ? err
+            : new CakemailError('unavailable', 'emails', 0, (err as Error)?.message ?? 'unexpected error');
+          if (!isCakemailError(err)) log.error({ err }, 'unexpected error submitting a recipient');
+          results.push({ recipient, status: 'failed', error });
+        }
+      });
+
+      for (const r of results) cakemailEmailsForwardedTotal.inc({ outcome: recipientOutcome(r) });
+      const decision = decide(results);
+      cakemailDeliveryOutcomesTotal.inc({ outcome: decision.outcome });
+      if (decision.skipped > 0) cakemailDuplicateSkipsTotal.inc(decision.skipped);
+      log.info(
+        {
+          outcome: decision.outcome,
+          recipients: decision.total,
+          accepted: decision.accepted,
+          skipped: decision.skipped,
+          failures: results.flatMap((r) =>
+            r.status === 'failed' ? [{ kind: r.error.kind, status: r.error.status }] : [],
+          ),
+        },
+        'delivery to Cakemail finished',
+      );
+      if (decision.reply) throw new SmtpReplyError(decision.reply.key, decision.reply.vars);
+      return { queueId, skippedDuplicates: decision.skipped };
+    },
+  };
+}
+
+/** The SubmitEmail fields common to every recipient of the message. */
+export function submitBody(c: ConvertedMessage, senderId: string): Omit<SubmitEmail, 'email'> {
+  const { control } = c;
+  const name = c.from?.name?.trim();
+  const body: Omit<SubmitEmail, 'email'> = {
+    sender: name ? { id: senderId, name } : { id: senderId },
+    content: { ...c.content },
+  };
+  if (control.listId !== undefined) body.list_id = control.listId;
+  if (control.tags && control.tags.length > 0) body.tags = [...control.tags];
+  if (control.tracking) body.tracking = { ...control.tracking };
+  if (c.additionalHeaders.length > 0) body.additional_headers = c.additionalHeaders.map((h) => ({ ...h }));
+  const [first, ...rest] = c.attachments;
+  if (first) body.attachment = rest.length === 0 ? first : [first, ...rest];
+  return body;
+}
+
+/** Envelope recipients once each (case-insensitively): one API call per address. */
+function uniqueRecipients(rcpt: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const r of rcpt) {
+    const k = r.trim().toLowerCase();
+    if (!k || seen.has(k)) continue;
+    seen.add(k);
+    out.push(r.trim());
+  }
+  return out;
+}
+
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+/** Short, unique, roughly time-ordered: base36 milliseconds + 6 random base36 chars. */
+export function newQueueId(): string {
+  const rand = randomBytes(5).readUIntBE(0, 5).toString(36).padStart(8, '0').slice(-6);
+  return `${Date.now().toString(36)}${rand}`.toUpperCase();
+}

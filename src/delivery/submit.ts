@@ -1,0 +1,68 @@
+/**
+ * One recipient's POST /v2/emails, with retries (cockatiel).
+ *
+ * - Retried: 429, 5xx, data.status "error", connection failures and timeouts that
+ *   happened BEFORE the request was completely written (errors.ts isRetryable).
+ * - NEVER retried: `ambiguous` (the request was sent, no answer came). Cakemail has no
+ *   idempotency key, so a retry could send the email twice; the message ends in 451
+ *   upstreamNoAnswer and the decision goes back to the client (counted in
+ *   cakemail_emails_forwarded_total{outcome="ambiguous"}).
+ * - Not retried: permanent refusals, and a 401 beyond the one refresh + retry that
+ *   CakemailAuthenticator.withToken does.
+ * - Jittered exponential backoff from DELIVERY_RETRY_BASE_MS, at most
+ *   DELIVERY_MAX_ATTEMPTS attempts, and no retry whose delay would end past the message
+ *   deadline (DELIVERY_DEADLINE_MS). An attempt in flight is never cut short by the
+ *   deadline: that would turn a clean answer into an ambiguous one.
+ */
+import { IterableBackoff, handleWhen, retry } from 'cockatiel';
+import type { CakemailAuthenticator } from '../cakemail/authenticator.ts';
+import type { CakemailClient } from '../cakemail/client.ts';
+import { isCakemailError, isRetryable } from '../cakemail/errors.ts';
+import type { SubmitEmail, SubmitEmailResponse } from '../cakemail/types.ts';
+import { cakemailApiRetriesTotal } from '../metrics/worker-metrics.ts';
+
+export interface RetrySettings {
+  maxAttempts: number;
+  baseDelayMs: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface SubmitJob {
+  credentialKey: string;
+  email: SubmitEmail;
+  accountId?: number;
+  /** Epoch ms after which no new attempt starts. */
+  deadline: number;
+}
+
+/** Delays before retries 1..n: base·2^(i-1), capped at 32·base, each scaled by a jitter in [0.5, 1). */
+export function retryDelays(retries: number, baseMs: number, random: () => number = Math.random): number[] {
+  return Array.from({ length: Math.max(0, retries) }, (_, i) =>
+    Math.round(Math.min(baseMs * 2 ** i, baseMs * 32) * (0.5 + random() / 2)),
+  );
+}
+
+export async function submitWithRetry(
+  client: CakemailClient,
+  auth: CakemailAuthenticator,
+  job: SubmitJob,
+  s: RetrySettings,
+): Promise<SubmitEmailResponse> {
+  const now = s.now ?? Date.now;
+  const delays = retryDelays(s.maxAttempts - 1, s.baseDelayMs, s.random);
+  let attempts = 0;
+  // A retry policy per recipient: the deadline and the drawn delays are its own.
+  const policy = retry(
+    handleWhen((err) => isRetryable(err) && now() + (delays[attempts - 1] ?? Infinity) <= job.deadline),
+    { maxAttempts: delays.length, backoff: new IterableBackoff(delays) },
+  );
+  policy.onRetry((r) => {
+    const reason = 'error' in r && isCakemailError(r.error) ? r.error.kind : 'error';
+    cakemailApiRetriesTotal.inc({ endpoint: 'emails', reason });
+  });
+  return policy.execute(() => {
+    attempts++;
+    return auth.withToken(job.credentialKey, (token) => client.submitEmail(token, job.email, job.accountId));
+  });
+}
