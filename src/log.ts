@@ -38,7 +38,11 @@ export interface LogOptions {
 }
 
 export function createLogger(opts: LogOptions): Logger {
-  const base = { role: opts.role, pid: process.pid, ...(opts.worker === undefined ? {} : { worker: opts.worker }) };
+  const base = {
+    role: opts.role,
+    pid: process.pid,
+    ...(opts.worker === undefined ? {} : { worker: opts.worker }),
+  };
   const options = {
     level: opts.level,
     base,

@@ -1,5 +1,5 @@
 /** Reads, validates and freezes the configuration once at start. */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CONFIG_VARIABLES, type Config, type ConfigName } from './schema.ts';
 
 export class ConfigError extends Error {
@@ -26,9 +26,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = out as Config;
   if (config.NODE_ENV === 'production') {
     if (!config.CAKEMAIL_API_URL)
-      throw new ConfigError('Invalid configuration: CAKEMAIL_API_URL is required when NODE_ENV=production (the sandbox never runs in production)');
+      throw new ConfigError(
+        'Invalid configuration: CAKEMAIL_API_URL is required when NODE_ENV=production (the sandbox never runs in production)',
+      );
     if (!config.TLS_CERT_PATH || !config.TLS_KEY_PATH)
-      throw new ConfigError('Invalid configuration: TLS_CERT_PATH and TLS_KEY_PATH are required when NODE_ENV=production');
+      throw new ConfigError(
+        'Invalid configuration: TLS_CERT_PATH and TLS_KEY_PATH are required when NODE_ENV=production',
+      );
   }
   if (Boolean(config.TLS_CERT_PATH) !== Boolean(config.TLS_KEY_PATH))
     throw new ConfigError('Invalid configuration: TLS_CERT_PATH and TLS_KEY_PATH must be set together');

@@ -17,7 +17,14 @@ export function replyTable(): string {
 
 export function configTable(): string {
   const rows = Object.entries(CONFIG_VARIABLES).map(([name, [, fallback, description]]) => {
-    const def = fallback === undefined ? '—' : fallback === '' ? '(empty)' : name === 'SMTP_WORKERS' ? 'CPUs' : `\`${fallback}\``;
+    const def =
+      fallback === undefined
+        ? '—'
+        : fallback === ''
+          ? '(empty)'
+          : name === 'SMTP_WORKERS'
+            ? 'CPUs'
+            : `\`${fallback}\``;
     return `| \`${name}\` | ${def} | ${cell(description)}${SECRET_VARIABLES.has(name) ? ' (secret: masked)' : ''} |`;
   });
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');

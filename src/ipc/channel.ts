@@ -6,7 +6,12 @@
 import type { ResponseMessage } from './messages.ts';
 
 export interface IpcEndpoint {
-  send(message: unknown, sendHandle?: undefined, options?: undefined, callback?: (error: Error | null) => void): boolean;
+  send(
+    message: unknown,
+    sendHandle?: undefined,
+    options?: undefined,
+    callback?: (error: Error | null) => void,
+  ): boolean;
 }
 
 export class IpcTimeoutError extends Error {
@@ -50,7 +55,11 @@ export class RequestChannel {
 
   /** Feed every `response` message here. */
   handleResponse(message: ResponseMessage): void {
-    this.#settle(message.id, message.body, message.ok ? undefined : new Error(message.error ?? 'IPC request failed'));
+    this.#settle(
+      message.id,
+      message.body,
+      message.ok ? undefined : new Error(message.error ?? 'IPC request failed'),
+    );
   }
 
   /** The peer went away: fail everything still waiting. */
@@ -77,7 +86,12 @@ export function respond(endpoint: IpcEndpoint, id: number, result: Promise<unkno
   result.then(
     (body) => safeSend(endpoint, { type: 'response', id, ok: true, body } satisfies ResponseMessage),
     (error: unknown) =>
-      safeSend(endpoint, { type: 'response', id, ok: false, error: String((error as Error)?.message ?? error) } satisfies ResponseMessage),
+      safeSend(endpoint, {
+        type: 'response',
+        id,
+        ok: false,
+        error: String((error as Error)?.message ?? error),
+      } satisfies ResponseMessage),
   );
 }
 

@@ -86,5 +86,7 @@ export type WorkerToPrimary =
   | ResponseMessage;
 
 export function isIpcMessage(value: unknown): value is { type: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string'
+  );
 }

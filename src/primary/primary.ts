@@ -13,7 +13,12 @@ import type { Server } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import type { PrimaryResponseBody } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
-import { gatewayReady, tlsCertificateExpiry, tlsReloadsTotal, authLockoutsTotal } from '../metrics/primary-metrics.ts';
+import {
+  gatewayReady,
+  tlsCertificateExpiry,
+  tlsReloadsTotal,
+  authLockoutsTotal,
+} from '../metrics/primary-metrics.ts';
 import { ConnectionTable } from './admission.ts';
 import { createHttpApp } from './http/app.ts';
 import { MetricsAggregator } from './http/metrics-aggregator.ts';
@@ -52,7 +57,11 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   };
   const store: SharedStore = memory;
   const isTrusted = createTrustedNetworks(config.TRUSTED_NETWORKS);
-  const table = new ConnectionTable({ maxPerPod: config.MAX_CONNECTIONS_PER_POD, maxPerIp: config.MAX_CONNECTIONS_PER_IP, isTrusted });
+  const table = new ConnectionTable({
+    maxPerPod: config.MAX_CONNECTIONS_PER_POD,
+    maxPerIp: config.MAX_CONNECTIONS_PER_IP,
+    isTrusted,
+  });
 
   const supervisor = new Supervisor(config, tls, randomBytes(32).toString('hex'), log);
   const metrics = new MetricsAggregator(
@@ -68,7 +77,9 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     },
     config.METRICS_WORKER_TIMEOUT_MS,
   );
-  supervisor.on('message', (from, message) => handleWorkerMessage({ config, table, store, isTrusted, log }, from, message));
+  supervisor.on('message', (from, message) =>
+    handleWorkerMessage({ config, table, store, isTrusted, log }, from, message),
+  );
   supervisor.on('exit', (w) => {
     table.releaseWorker(w.worker.id);
     metrics.retire(w.worker.id);
@@ -82,7 +93,8 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     readiness,
     metrics,
     log,
-    extraRoutes: (a) => mountStatusRoutes(a, { supervisor, table, metrics, sandboxUrl: sandbox?.url, config }),
+    extraRoutes: (a) =>
+      mountStatusRoutes(a, { supervisor, table, metrics, sandboxUrl: sandbox?.url, config }),
   });
   const http: Server = await new Promise((resolve, reject) => {
     const server = app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(server));
@@ -102,10 +114,17 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     check();
   });
   log.info(
-    { event: 'gateway.ready', smtpPort: supervisor.smtpPort, httpPort, workers: config.SMTP_WORKERS, upstream: sandbox ? 'sandbox' : 'cakemail' },
+    {
+      event: 'gateway.ready',
+      smtpPort: supervisor.smtpPort,
+      httpPort,
+      workers: config.SMTP_WORKERS,
+      upstream: sandbox ? 'sandbox' : 'cakemail',
+    },
     'gateway ready',
   );
-  if (sandbox && config.NODE_ENV === 'development') announceSandbox(log, config, supervisor.smtpPort ?? config.SMTP_PORT);
+  if (sandbox && config.NODE_ENV === 'development')
+    announceSandbox(log, config, supervisor.smtpPort ?? config.SMTP_PORT);
   process.send?.('ready'); // pm2 wait_ready
 
   const reloadTls = async (why: string) => {
@@ -116,10 +135,16 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
       supervisor.updateTls(tls);
       tlsCertificateExpiry.set(certificateNotAfter(tls).getTime() / 1000);
       tlsReloadsTotal.inc({ outcome: 'ok' });
-      log.info({ event: 'tls.reloaded', why, notAfter: certificateNotAfter(tls).toISOString() }, 'TLS material reloaded');
+      log.info(
+        { event: 'tls.reloaded', why, notAfter: certificateNotAfter(tls).toISOString() },
+        'TLS material reloaded',
+      );
     } catch (err) {
       tlsReloadsTotal.inc({ outcome: 'error' });
-      log.error({ event: 'tls.reload_failed', why, err: (err as Error).message }, 'TLS reload failed; keeping the current certificate');
+      log.error(
+        { event: 'tls.reload_failed', why, err: (err as Error).message },
+        'TLS reload failed; keeping the current certificate',
+      );
     }
   };
   const stopWatching = watchTlsSource(source, () => void reloadTls('file change'));

@@ -20,7 +20,14 @@ import type { Logger } from '../log.ts';
 import { workerRestartsTotal, workerStates } from '../metrics/primary-metrics.ts';
 
 export type SlotState = 'starting' | 'listening' | 'draining' | 'backoff' | 'crashlooping' | 'stopped';
-const STATES: readonly SlotState[] = ['starting', 'listening', 'draining', 'backoff', 'crashlooping', 'stopped'];
+const STATES: readonly SlotState[] = [
+  'starting',
+  'listening',
+  'draining',
+  'backoff',
+  'crashlooping',
+  'stopped',
+];
 
 export interface LiveWorker {
   readonly worker: Worker;
@@ -68,7 +75,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       crashes: [],
       generation: 0,
     }));
-    cluster.setupPrimary({ exec: new URL('../../workers/smtp-worker.ts', import.meta.url).pathname, silent: false });
+    cluster.setupPrimary({
+      exec: new URL('../../workers/smtp-worker.ts', import.meta.url).pathname,
+      silent: false,
+    });
   }
 
   start(): void {
@@ -105,7 +115,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** New TLS material for every worker now and every worker forked later. */
   updateTls(tls: TlsMaterial): void {
     this.#tls = tls;
-    for (const w of this.#live.values()) safeSend(w.worker, { type: 'tls.update', tls } satisfies PrimaryToWorker);
+    for (const w of this.#live.values())
+      safeSend(w.worker, { type: 'tls.update', tls } satisfies PrimaryToWorker);
   }
 
   /**
@@ -120,7 +131,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (old) old.retiring = true;
       const ok = await this.#fork(slot);
       if (!ok) {
-        this.#log.error({ event: 'worker.rolling_failed', slot: slot.index }, 'replacement did not become ready; keeping the old worker');
+        this.#log.error(
+          { event: 'worker.rolling_failed', slot: slot.index },
+          'replacement did not become ready; keeping the old worker',
+        );
         if (old) old.retiring = false;
         continue;
       }
@@ -145,7 +159,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     slot.state = 'starting';
     this.#publishStates();
     const worker = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot.index) });
-    const live: LiveWorker = { worker, slot: slot.index, generation: slot.generation, channel: new RequestChannel(worker), retiring: false };
+    const live: LiveWorker = {
+      worker,
+      slot: slot.index,
+      generation: slot.generation,
+      channel: new RequestChannel(worker),
+      retiring: false,
+    };
     this.#live.set(worker.id, live);
     worker.on('online', () => {
       safeSend(worker, {
@@ -165,7 +185,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         slot.current = live;
         slot.state = 'listening';
         this.#readyWaiters.get(worker.id)?.(true);
-        this.#log.info({ event: 'worker.listening', slot: slot.index, workerPid: worker.process.pid, generation: live.generation }, 'worker listening');
+        this.#log.info(
+          {
+            event: 'worker.listening',
+            slot: slot.index,
+            workerPid: worker.process.pid,
+            generation: live.generation,
+          },
+          'worker listening',
+        );
         this.#publishStates();
         return;
       }
@@ -197,10 +225,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       live.worker.once('exit', () => resolve());
       safeSend(live.worker, { type: 'shutdown', reason } satisfies PrimaryToWorker);
       // The worker exits by itself once drained; past the drain timeout (+ grace) it is killed.
-      const kill = setTimeout(() => {
-        this.#log.warn({ event: 'worker.kill', slot: live.slot, workerPid: live.worker.process.pid }, 'worker overstayed the drain timeout');
-        live.worker.process.kill('SIGKILL');
-      }, (this.#config.DRAIN_TIMEOUT + 5) * 1000);
+      const kill = setTimeout(
+        () => {
+          this.#log.warn(
+            { event: 'worker.kill', slot: live.slot, workerPid: live.worker.process.pid },
+            'worker overstayed the drain timeout',
+          );
+          live.worker.process.kill('SIGKILL');
+        },
+        (this.#config.DRAIN_TIMEOUT + 5) * 1000,
+      );
       kill.unref();
       live.worker.once('exit', () => clearTimeout(kill));
     });
@@ -229,7 +263,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     slot.crashes = [...slot.crashes.filter((t) => now - t < 60_000), now];
     if (slot.crashes.length > this.#config.WORKER_CRASH_LOOP_LIMIT) {
       slot.state = 'crashlooping';
-      this.#log.fatal({ event: 'worker.crashloop', slot: slot.index, crashes: slot.crashes.length }, 'worker slot crash-looping; not restarting it');
+      this.#log.fatal(
+        { event: 'worker.crashloop', slot: slot.index, crashes: slot.crashes.length },
+        'worker slot crash-looping; not restarting it',
+      );
       this.#publishStates();
       return;
     }
@@ -242,7 +279,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #publishStates(): void {
-    for (const state of STATES) workerStates.set({ state }, this.#slots.filter((s) => s.state === state).length);
+    for (const state of STATES)
+      workerStates.set({ state }, this.#slots.filter((s) => s.state === state).length);
     this.emit('change');
   }
 }

@@ -28,13 +28,24 @@ export function tlsSource(config: Config): TlsSource {
   if (config.TLS_CERT_PATH && config.TLS_KEY_PATH)
     return { certPath: config.TLS_CERT_PATH, keyPath: config.TLS_KEY_PATH, selfSigned: false };
   const dir = join(config.DATA_DIR, 'tls');
-  return { certPath: join(dir, 'self-signed-cert.pem'), keyPath: join(dir, 'self-signed-key.pem'), selfSigned: true };
+  return {
+    certPath: join(dir, 'self-signed-cert.pem'),
+    keyPath: join(dir, 'self-signed-key.pem'),
+    selfSigned: true,
+  };
 }
 
 /** Reads (or first creates) the material and checks that key and certificate belong together. */
-export async function loadTlsMaterial(source: TlsSource, hostname: string, log: Logger): Promise<TlsMaterial> {
+export async function loadTlsMaterial(
+  source: TlsSource,
+  hostname: string,
+  log: Logger,
+): Promise<TlsMaterial> {
   if (source.selfSigned) await ensureSelfSigned(source, hostname, log);
-  const [cert, key] = await Promise.all([readFile(source.certPath, 'utf8'), readFile(source.keyPath, 'utf8')]);
+  const [cert, key] = await Promise.all([
+    readFile(source.certPath, 'utf8'),
+    readFile(source.keyPath, 'utf8'),
+  ]);
   const material = { cert, key };
   createSecureContext(material); // throws on a mismatched or unreadable pair: never hand that to workers
   return material;
@@ -78,7 +89,10 @@ async function ensureSelfSigned(source: TlsSource, hostname: string, log: Logger
   await writeFile(source.keyPath, pems.private, { mode: 0o600 });
   await chmod(source.keyPath, 0o600); // mode is ignored when the file already existed
   await writeFile(source.certPath, pems.cert, { mode: 0o644 });
-  log.info({ event: 'tls.self_signed', certPath: source.certPath, hostname }, 'generated a self-signed certificate');
+  log.info(
+    { event: 'tls.self_signed', certPath: source.certPath, hostname },
+    'generated a self-signed certificate',
+  );
 }
 
 /**

@@ -65,7 +65,9 @@ async function answer(deps: PodStateDeps, from: LiveWorker, request: WorkerReque
       return { lockedOut: await store.isLockedOut(ip) } satisfies WorkerResponseBody<'lockout.check'>;
     }
     case 'ledger.accepted':
-      return { keys: await store.ledgerAccepted(request.body.keys) } satisfies WorkerResponseBody<'ledger.accepted'>;
+      return {
+        keys: await store.ledgerAccepted(request.body.keys),
+      } satisfies WorkerResponseBody<'ledger.accepted'>;
     case 'ledger.record':
       await store.ledgerRecord(request.body.keys, request.body.ttlSeconds);
       return {} satisfies WorkerResponseBody<'ledger.record'>;

@@ -5,7 +5,12 @@
  * were actually reached.
  */
 import { RequestChannel, safeSend, type IpcEndpoint } from '../ipc/channel.ts';
-import type { WorkerRequestBody, WorkerRequestKind, WorkerResponseBody, WorkerToPrimary } from '../ipc/messages.ts';
+import type {
+  WorkerRequestBody,
+  WorkerRequestKind,
+  WorkerResponseBody,
+  WorkerToPrimary,
+} from '../ipc/messages.ts';
 
 const IPC_TIMEOUT_MS = 2_000;
 

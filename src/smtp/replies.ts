@@ -115,7 +115,7 @@ export const REPLIES = {
     code: 550,
     enhanced: '5.7.1',
     text: 'X-Account-Id {id} is not an account these credentials can use',
-    when: 'X-Account-Id names an account outside the token\'s accounts',
+    when: "X-Account-Id names an account outside the token's accounts",
   },
   messageTooBig: {
     code: 552,

@@ -19,7 +19,8 @@ export function installReplyShim(): void {
   };
   const original = proto.send;
   proto.send = function send(this: unknown, code, data, context) {
-    if (typeof data === 'string' && CARRIES_ENHANCED.test(data)) return original.call(this, code, data, false);
+    if (typeof data === 'string' && CARRIES_ENHANCED.test(data))
+      return original.call(this, code, data, false);
     return original.call(this, code, data, context);
   };
 }

@@ -4,15 +4,36 @@
  * behind the Authenticator / MailPipeline seams (contracts.ts) and pod-wide state
  * behind the PrimaryLink.
  */
-import type { SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession, SMTPServerAddress } from 'smtp-server';
+import type {
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerDataStream,
+  SMTPServerSession,
+  SMTPServerAddress,
+} from 'smtp-server';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import {
-  smtpActiveConnections, smtpAdmissionDuration, smtpAuthAttemptsTotal, smtpAuthFailuresTotal, smtpConnectionDuration,
-  smtpConnectionsTotal, smtpDataDuration, smtpEmailsReceivedTotal, smtpMessageSize, smtpRepliesTotal, smtpTlsHandshakesTotal,
+  smtpActiveConnections,
+  smtpAdmissionDuration,
+  smtpAuthAttemptsTotal,
+  smtpAuthFailuresTotal,
+  smtpConnectionDuration,
+  smtpConnectionsTotal,
+  smtpDataDuration,
+  smtpEmailsReceivedTotal,
+  smtpMessageSize,
+  smtpRepliesTotal,
+  smtpTlsHandshakesTotal,
 } from '../metrics/worker-metrics.ts';
 import type { AdmissionVerdict } from '../ipc/messages.ts';
-import type { AuthenticatedAccount, Authenticator, MailPipeline, SenderVerdict, SessionContext } from './contracts.ts';
+import type {
+  AuthenticatedAccount,
+  Authenticator,
+  MailPipeline,
+  SenderVerdict,
+  SessionContext,
+} from './contracts.ts';
 import type { PrimaryLink } from './primary-link.ts';
 import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
 
@@ -63,7 +84,10 @@ export function createSessionHooks(deps: HookDeps) {
         ({ verdict }) => admit(verdict),
         (err: Error) => {
           // The primary did not answer in time: fail open rather than refuse mail.
-          log.warn({ event: 'smtp.admission_timeout', err: err.message }, 'admission not answered; accepting');
+          log.warn(
+            { event: 'smtp.admission_timeout', err: err.message },
+            'admission not answered; accepting',
+          );
           admit('ok', false);
         },
       );
@@ -75,7 +99,12 @@ export function createSessionHooks(deps: HookDeps) {
           return callback(refuse(REFUSALS[verdict]));
         }
         const sessionLog = log.child({ session: session.id });
-        sessions.set(session.id, { sessionId: session.id, remoteAddress: ip, log: sessionLog, startedAt: started });
+        sessions.set(session.id, {
+          sessionId: session.id,
+          remoteAddress: ip,
+          log: sessionLog,
+          startedAt: started,
+        });
         if (!counted) sessions.get(session.id)!.log.debug('admitted without pod accounting');
         smtpActiveConnections.inc();
         sessionLog.info({ event: 'smtp.connect', remoteAddress: ip }, 'connection');
@@ -100,7 +129,17 @@ export function createSessionHooks(deps: HookDeps) {
         smtpAuthAttemptsTotal.inc({ outcome: 'failure' });
         smtpAuthFailuresTotal.inc({ reason });
         // Only the username and the outcome: never the password or the SASL payload.
-        s?.log.info({ event: 'smtp.auth', outcome: 'failure', reason, method: auth.method, username: auth.username, ms: Math.round(elapsed(started) * 1000) }, 'AUTH refused');
+        s?.log.info(
+          {
+            event: 'smtp.auth',
+            outcome: 'failure',
+            reason,
+            method: auth.method,
+            username: auth.username,
+            ms: Math.round(elapsed(started) * 1000),
+          },
+          'AUTH refused',
+        );
         callback(err);
       };
       if (!session.secure) return fail('tls_required', refuse('tlsRequired'));
@@ -115,17 +154,28 @@ export function createSessionHooks(deps: HookDeps) {
           try {
             const account = await authenticator.authenticate(auth.username!, auth.password!, ctx);
             smtpAuthAttemptsTotal.inc({ outcome: 'success' });
-            s?.log.info({ event: 'smtp.auth', outcome: 'success', method: auth.method, username: auth.username, ms: Math.round(elapsed(started) * 1000) }, 'AUTH accepted');
+            s?.log.info(
+              {
+                event: 'smtp.auth',
+                outcome: 'success',
+                method: auth.method,
+                username: auth.username,
+                ms: Math.round(elapsed(started) * 1000),
+              },
+              'AUTH accepted',
+            );
             callback(null, { user: account });
           } catch (err) {
             const reply = err instanceof SmtpReplyError ? err : new SmtpReplyError('authUnavailable');
             countReply(reply.key);
-            const reason = reply.key === 'authInvalid' ? 'invalid' : reply.key === 'authMfa' ? 'mfa' : 'unavailable';
+            const reason =
+              reply.key === 'authInvalid' ? 'invalid' : reply.key === 'authMfa' ? 'mfa' : 'unavailable';
             if (reason !== 'unavailable') {
               // Wrong credentials count towards the IP's lockout, pod-wide.
               await link.request('auth.failed', { ip }).catch(() => undefined);
             }
-            if (!(err instanceof SmtpReplyError)) s?.log.error({ event: 'smtp.auth_error', err: (err as Error).message }, 'authenticator failed');
+            if (!(err instanceof SmtpReplyError))
+              s?.log.error({ event: 'smtp.auth_error', err: (err as Error).message }, 'authenticator failed');
             fail(reason, reply);
           }
         });
@@ -145,7 +195,15 @@ export function createSessionHooks(deps: HookDeps) {
           }
           try {
             s.sender = await pipeline.checkSender(account, address.address, s);
-            s.log.info({ event: 'smtp.mail', outcome: 'ok', from: address.address, confirmedSender: s.sender.senderId !== undefined }, 'MAIL FROM');
+            s.log.info(
+              {
+                event: 'smtp.mail',
+                outcome: 'ok',
+                from: address.address,
+                confirmedSender: s.sender.senderId !== undefined,
+              },
+              'MAIL FROM',
+            );
             callback();
           } catch (err) {
             callback(asReply(err, s.log));
@@ -162,7 +220,11 @@ export function createSessionHooks(deps: HookDeps) {
       callback();
     },
 
-    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void): void {
+    onData(
+      stream: SMTPServerDataStream,
+      session: SMTPServerSession,
+      callback: (err?: Error | null, message?: string) => void,
+    ): void {
       const s = state(session);
       const account = session.user as AuthenticatedAccount | undefined;
       const chunks: Buffer[] = [];
@@ -182,14 +244,33 @@ export function createSessionHooks(deps: HookDeps) {
           const status = !reply ? 'accepted' : reply.responseCode >= 500 ? 'rejected' : 'deferred';
           smtpEmailsReceivedTotal.inc({ status });
           smtpDataDuration.observe(elapsed(started));
-          s?.log.info({ event: 'smtp.data', outcome: status, bytes, recipients: session.envelope.rcptTo.length, reply: reply ? reply.message : message, ms: Math.round(elapsed(started) * 1000) }, 'DATA');
+          s?.log.info(
+            {
+              event: 'smtp.data',
+              outcome: status,
+              bytes,
+              recipients: session.envelope.rcptTo.length,
+              reply: reply ? reply.message : message,
+              ms: Math.round(elapsed(started) * 1000),
+            },
+            'DATA',
+          );
           callback(err, message);
         };
         if (stream.sizeExceeded || bytes > config.MESSAGE_SIZE_LIMIT)
           return finish(refuse('messageTooBig', { size: config.MESSAGE_SIZE_LIMIT }));
         if (!account || !s?.sender) return finish(refuse('authRequired'));
         pipeline
-          .deliver({ account, mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo: session.envelope.rcptTo.map((r) => r.address), sender: s.sender, raw: Buffer.concat(chunks, bytes) }, s)
+          .deliver(
+            {
+              account,
+              mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              rcptTo: session.envelope.rcptTo.map((r) => r.address),
+              sender: s.sender,
+              raw: Buffer.concat(chunks, bytes),
+            },
+            s,
+          )
           .then(
             (receipt) => {
               const key: ReplyKey = receipt.skippedDuplicates > 0 ? 'alreadyAccepted' : 'queued';
@@ -222,6 +303,9 @@ function asReply(err: unknown, log: Logger): SmtpReplyError {
     countReply(err.key);
     return err;
   }
-  log.error({ event: 'smtp.internal_error', err: (err as Error)?.message, stack: (err as Error)?.stack }, 'unexpected error');
+  log.error(
+    { event: 'smtp.internal_error', err: (err as Error)?.message, stack: (err as Error)?.stack },
+    'unexpected error',
+  );
   return refuse('localError');
 }

@@ -32,12 +32,17 @@ type InitMessage = Extract<PrimaryToWorker, { type: 'init' }>;
 async function createMailSide(init: InitMessage, link: PrimaryLink, log: Logger): Promise<MailSide> {
   const override = process.env.GATEWAY_TEST_MAIL_SIDE;
   if (override) {
-    if (init.config.NODE_ENV === 'production') throw new Error('GATEWAY_TEST_MAIL_SIDE is refused in production');
+    if (init.config.NODE_ENV === 'production')
+      throw new Error('GATEWAY_TEST_MAIL_SIDE is refused in production');
     const mod = (await import(override)) as { createMailSide(config: Config): MailSide };
     return mod.createMailSide(init.config);
   }
   const { createCakemailSide } = await import('../cakemail/index.ts');
-  return createCakemailSide(init.config, { authKey: Buffer.from(init.authKey, 'hex'), ledger: new IpcLedger(link), log });
+  return createCakemailSide(init.config, {
+    authKey: Buffer.from(init.authKey, 'hex'),
+    ledger: new IpcLedger(link),
+    log,
+  });
 }
 
 export function runWorker(): void {
@@ -68,7 +73,10 @@ export function runWorker(): void {
     switch (message.type) {
       case 'init':
         void start(message).catch((err: Error) => {
-          (log ?? console).error({ event: 'worker.start_failed', err: err.message, stack: err.stack }, 'worker failed to start');
+          (log ?? console).error(
+            { event: 'worker.start_failed', err: err.message, stack: err.stack },
+            'worker failed to start',
+          );
           process.exit(1);
         });
         return;
@@ -82,7 +90,11 @@ export function runWorker(): void {
       case 'request':
         switch (message.kind) {
           case 'metrics':
-            respond(process as never, message.id, workerRegistry.getMetricsAsJSON().then((metrics) => ({ metrics })));
+            respond(
+              process as never,
+              message.id,
+              workerRegistry.getMetricsAsJSON().then((metrics) => ({ metrics })),
+            );
             return;
           default:
             return;
@@ -101,11 +113,24 @@ export function runWorker(): void {
 
   async function start(init: InitMessage): Promise<void> {
     const { config } = init;
-    log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, role: 'worker', worker: init.slot });
+    log = createLogger({
+      level: config.LOG_LEVEL,
+      format: config.LOG_FORMAT,
+      role: 'worker',
+      worker: init.slot,
+    });
     side = await createMailSide(init, link, log);
-    const hooks = createSessionHooks({ config, link, authenticator: side.authenticator, pipeline: side.pipeline, log });
+    const hooks = createSessionHooks({
+      config,
+      link,
+      authenticator: side.authenticator,
+      pipeline: side.pipeline,
+      log,
+    });
     server = new SMTPServer({ ...baseServerOptions(config, init.tls), ...hooks });
-    server.on('error', (err) => log?.warn({ event: 'smtp.server_error', err: err.message }, 'SMTP server error'));
+    server.on('error', (err) =>
+      log?.warn({ event: 'smtp.server_error', err: err.message }, 'SMTP server error'),
+    );
     server.listen(config.SMTP_PORT, config.SMTP_HOST, () => {
       const address = server!.server.address();
       const port = typeof address === 'object' && address ? address.port : config.SMTP_PORT;

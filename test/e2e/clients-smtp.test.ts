@@ -25,7 +25,12 @@ for (const method of ['PLAIN', 'LOGIN'] as const) {
       auth: { user: TEST_USER, pass: TEST_PASSWORD, method },
       tls: { rejectUnauthorized: false },
     });
-    const info = await transport.sendMail({ from: TEST_USER, to: 'a@example.com', subject: 'hi', text: 'hello' });
+    const info = await transport.sendMail({
+      from: TEST_USER,
+      to: 'a@example.com',
+      subject: 'hi',
+      text: 'hello',
+    });
     assert.match(info.response, /^250 2\.0\.0 Ok: queued as /);
     transport.close();
   });
@@ -42,7 +47,14 @@ test('swaks: STARTTLS + AUTH PLAIN + send', { skip: !HAVE_SWAKS && 'swaks not in
 
 for (const mechanism of ['PLAIN', 'LOGIN']) {
   test(`Python smtplib: STARTTLS + AUTH ${mechanism} + sendmail`, async () => {
-    const res = await pythonSmtplib(gw.smtpPort, TEST_USER, TEST_PASSWORD, ['a@example.com'], 'Subject: py\r\n\r\nhello\r\n', mechanism);
+    const res = await pythonSmtplib(
+      gw.smtpPort,
+      TEST_USER,
+      TEST_PASSWORD,
+      ['a@example.com'],
+      'Subject: py\r\n\r\nhello\r\n',
+      mechanism,
+    );
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /AUTH 235/);
     assert.match(res.stdout, /SENT 250/);

@@ -32,7 +32,9 @@ test('pm2: start from ecosystem.config.js, reload with SIGHUP, stop', async () =
   const pm2 = (...args: string[]) =>
     new Promise<string>((resolve, reject) =>
       execFile(PM2, args, { cwd: REPO, env, timeout: 90_000 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`pm2 ${args.join(' ')}: ${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
+        err
+          ? reject(new Error(`pm2 ${args.join(' ')}: ${err.message}\n${stdout}\n${stderr}`))
+          : resolve(stdout),
       ),
     );
   const outLog = join(pm2Home, 'logs', 'smtp-gateway-out.log');
@@ -65,7 +67,10 @@ test('pm2: start from ecosystem.config.js, reload with SIGHUP, stop', async () =
     assert.equal(banner2.code, 220, 'same port still served after the rolling restart');
     again.end();
 
-    const list = JSON.parse(await pm2('jlist')) as { name: string; pm2_env: { status: string; restart_time: number } }[];
+    const list = JSON.parse(await pm2('jlist')) as {
+      name: string;
+      pm2_env: { status: string; restart_time: number };
+    }[];
     assert.equal(list[0]?.pm2_env.status, 'online');
     assert.equal(list[0]?.pm2_env.restart_time, 0, 'the reload restarted workers, not the pm2 process');
 

@@ -19,15 +19,43 @@ export function run(cmd: string, args: string[], input?: string, timeoutMs = 30_
   });
 }
 
-export function swaks(port: number, user: string, pass: string, extra: string[] = []): Promise<ProcessResult> {
+export function swaks(
+  port: number,
+  user: string,
+  pass: string,
+  extra: string[] = [],
+): Promise<ProcessResult> {
   return run('swaks', [
-    '--server', `127.0.0.1:${port}`, '--tls', '--auth', 'PLAIN', '--auth-user', user, '--auth-password', pass,
-    '--from', user, '--to', 'rcpt@example.com', '--helo', 'client.test', '--timeout', '20', ...extra,
+    '--server',
+    `127.0.0.1:${port}`,
+    '--tls',
+    '--auth',
+    'PLAIN',
+    '--auth-user',
+    user,
+    '--auth-password',
+    pass,
+    '--from',
+    user,
+    '--to',
+    'rcpt@example.com',
+    '--helo',
+    'client.test',
+    '--timeout',
+    '20',
+    ...extra,
   ]);
 }
 
 /** Python smtplib: STARTTLS, login (AUTH PLAIN/LOGIN as smtplib picks), sendmail; prints the final reply. */
-export function pythonSmtplib(port: number, user: string, pass: string, rcpts: string[], messageText: string, mechanism = ''): Promise<ProcessResult> {
+export function pythonSmtplib(
+  port: number,
+  user: string,
+  pass: string,
+  rcpts: string[],
+  messageText: string,
+  mechanism = '',
+): Promise<ProcessResult> {
   const script = `
 import json, smtplib, ssl, sys
 args = json.loads(sys.stdin.read())
@@ -49,5 +77,9 @@ except smtplib.SMTPRecipientsRefused as e:
     print('REFUSED', json.dumps({k: [v[0], v[1].decode()] for k, v in e.recipients.items()}))
 s.quit()
 `;
-  return run('python3', ['-c', script], JSON.stringify({ port, user, pass, rcpts, message: messageText, mechanism }));
+  return run(
+    'python3',
+    ['-c', script],
+    JSON.stringify({ port, user, pass, rcpts, message: messageText, mechanism }),
+  );
 }

@@ -55,7 +55,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
     DRAIN_TIMEOUT: '10',
-    ...(opts.testMailSide === false ? {} : { GATEWAY_TEST_MAIL_SIDE: TEST_MAIL_SIDE, CAKEMAIL_API_URL: 'http://127.0.0.1:9' }),
+    ...(opts.testMailSide === false
+      ? {}
+      : { GATEWAY_TEST_MAIL_SIDE: TEST_MAIL_SIDE, CAKEMAIL_API_URL: 'http://127.0.0.1:9' }),
     ...opts.env,
   };
   const [cmd, ...args] = opts.command ?? [process.execPath, join(REPO, 'src/main.ts')];
@@ -90,7 +92,11 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
           resolve(found);
         } else if (proc.exitCode !== null || proc.signalCode !== null) {
           cleanup();
-          reject(new Error(`gateway exited before the expected log line; output:\n${rawOutput.slice(-30).join('\n')}`));
+          reject(
+            new Error(
+              `gateway exited before the expected log line; output:\n${rawOutput.slice(-30).join('\n')}`,
+            ),
+          );
         }
       };
       const timer = setTimeout(() => {

@@ -8,11 +8,7 @@ export function sample(text: string, name: string, labels: Record<string, string
     if (line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)/.exec(line);
     if (!m || m[1] !== name) continue;
-    const got = (m[2] ?? '')
-      .split(',')
-      .filter(Boolean)
-      .sort()
-      .join(',');
+    const got = (m[2] ?? '').split(',').filter(Boolean).sort().join(',');
     if (got === want) return Number(m[3]);
   }
   return undefined;

@@ -96,7 +96,12 @@ export class SmtpTestClient {
     if (reply.code !== 220) return reply;
     const plain = this.#socket as Socket;
     plain.removeAllListeners('data');
-    const secure = tlsConnect({ socket: plain, rejectUnauthorized: false, servername: 'localhost', minVersion: 'TLSv1.2' });
+    const secure = tlsConnect({
+      socket: plain,
+      rejectUnauthorized: false,
+      servername: 'localhost',
+      minVersion: 'TLSv1.2',
+    });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);

@@ -25,11 +25,17 @@ test('kill -9 of a worker: replaced, readiness recovers, a session on the other 
     const { client } = await SmtpTestClient.connect(gw.smtpPort);
     assert.equal((await client.login(TEST_USER, TEST_PASSWORD)).code, 235);
     const mine = await gw.waitForLog((l) => l.event === 'smtp.connect');
-    const victim = gw.lines.find((l) => l.event === 'worker.listening' && l.role === 'worker' && l.worker !== mine.worker)!;
+    const victim = gw.lines.find(
+      (l) => l.event === 'worker.listening' && l.role === 'worker' && l.worker !== mine.worker,
+    )!;
     const mark = gw.lines.length;
     process.kill(victim.pid as number, 'SIGKILL');
     await gw.waitForLog((l) => l.event === 'worker.exit' && l.expected === false, 10_000, mark);
-    await gw.waitForLog((l) => l.event === 'worker.listening' && l.role === 'primary' && l.slot === victim.worker, 15_000, mark);
+    await gw.waitForLog(
+      (l) => l.event === 'worker.listening' && l.role === 'primary' && l.slot === victim.worker,
+      15_000,
+      mark,
+    );
     assert.equal((await gw.http('/health/ready')).status, 200);
     const reply = await sendMail(client, ['a@example.com'], message('still here'));
     assert.equal(reply.code, 250);
@@ -67,23 +73,27 @@ test('SIGTERM during a DATA transfer: readiness 503 at once, that message gets i
 test('SIGHUP while clients connect in a loop: rolling restart with no refused connection', async () => {
   const gw = await startGateway();
   try {
-    const before = new Set(gw.lines.filter((l) => l.event === 'worker.listening' && l.role === 'worker').map((l) => l.pid));
+    const before = new Set(
+      gw.lines.filter((l) => l.event === 'worker.listening' && l.role === 'worker').map((l) => l.pid),
+    );
     let stop = false;
     let attempts = 0;
     const failures: string[] = [];
     // Eight clients connecting back to back: the banner alone takes ~100 ms (smtp-server's early-talker wait).
-    const loop = Promise.all(Array.from({ length: 8 }, async () => {
-      while (!stop) {
-        attempts++;
-        try {
-          const { client, banner } = await SmtpTestClient.connect(gw.smtpPort);
-          if (banner.code !== 220) failures.push(banner.text);
-          client.end();
-        } catch (e) {
-          failures.push(String(e));
+    const loop = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (!stop) {
+          attempts++;
+          try {
+            const { client, banner } = await SmtpTestClient.connect(gw.smtpPort);
+            if (banner.code !== 220) failures.push(banner.text);
+            client.end();
+          } catch (e) {
+            failures.push(String(e));
+          }
         }
-      }
-    }));
+      }),
+    );
     const mark = gw.lines.length;
     gw.signal('SIGHUP');
     await gw.waitForLog((l) => l.event === 'gateway.reloaded', 30_000, mark);
@@ -91,7 +101,9 @@ test('SIGHUP while clients connect in a loop: rolling restart with no refused co
     await loop;
     assert.deepEqual(failures, []);
     assert.ok(attempts >= 16, `only ${attempts} connection attempts`);
-    const after = gw.lines.filter((l, i) => i >= mark && l.event === 'worker.listening' && l.role === 'worker').map((l) => l.pid);
+    const after = gw.lines
+      .filter((l, i) => i >= mark && l.event === 'worker.listening' && l.role === 'worker')
+      .map((l) => l.pid);
     assert.equal(after.length, 2);
     for (const pid of after) assert.ok(!before.has(pid), 'every worker was replaced');
     assert.equal((await gw.http('/health/ready')).status, 200);

@@ -22,14 +22,20 @@ test('/metrics sums connections across workers, survives a hung worker, stays mo
     for (const c of clients) c.end();
 
     // A hung worker (SIGSTOP) must not fail or stall the scrape.
-    const workerPids = gw.lines.filter((l) => l.event === 'worker.listening' && l.role === 'worker').map((l) => l.pid as number);
+    const workerPids = gw.lines
+      .filter((l) => l.event === 'worker.listening' && l.role === 'worker')
+      .map((l) => l.pid as number);
     process.kill(workerPids[0]!, 'SIGSTOP');
     try {
       const started = Date.now();
       const res = await gw.http('/metrics');
       assert.equal(res.status, 200);
       assert.ok(Date.now() - started < 2000, 'scrape answered within 2 s');
-      assert.equal(sample(res.body, 'smtp_connections_total', { status: 'accepted' }), 6, 'the hung worker is represented by its last answer');
+      assert.equal(
+        sample(res.body, 'smtp_connections_total', { status: 'accepted' }),
+        6,
+        'the hung worker is represented by its last answer',
+      );
       assert.ok((sample(res.body, 'gateway_metrics_worker_timeouts_total') ?? 0) >= 1);
     } finally {
       process.kill(workerPids[0]!, 'SIGCONT');
@@ -48,23 +54,27 @@ test('/metrics sums connections across workers, survives a hung worker, stays mo
   }
 });
 
-test('our own metrics pass promtool check metrics; no label carries an address or a username', { skip: !existsSync('/usr/bin/promtool') && 'promtool not installed' }, async () => {
-  const gw = await startGateway();
-  try {
-    const { client } = await SmtpTestClient.connect(gw.smtpPort);
-    await client.login('user@test.example', 'wrong-password');
-    client.end();
-    await gw.waitForLog((l) => l.event === 'smtp.auth');
-    const text = (await gw.http('/metrics')).body;
-    // prom-client's default nodejs_active_* gauges end in _total and are rejected by name (FIELD-NOTES): not ours.
-    const ours = text
-      .split('\n')
-      .filter((l) => !/nodejs_active_|gateway_primary_nodejs_active_/.test(l))
-      .join('\n');
-    const out = execFileSync('/usr/bin/promtool', ['check', 'metrics'], { input: ours, encoding: 'utf8' });
-    assert.equal(out.trim(), '');
-    assert.doesNotMatch(text, /127\.0\.0\.1|user@test\.example|@/);
-  } finally {
-    await gw.stop();
-  }
-});
+test(
+  'our own metrics pass promtool check metrics; no label carries an address or a username',
+  { skip: !existsSync('/usr/bin/promtool') && 'promtool not installed' },
+  async () => {
+    const gw = await startGateway();
+    try {
+      const { client } = await SmtpTestClient.connect(gw.smtpPort);
+      await client.login('user@test.example', 'wrong-password');
+      client.end();
+      await gw.waitForLog((l) => l.event === 'smtp.auth');
+      const text = (await gw.http('/metrics')).body;
+      // prom-client's default nodejs_active_* gauges end in _total and are rejected by name (FIELD-NOTES): not ours.
+      const ours = text
+        .split('\n')
+        .filter((l) => !/nodejs_active_|gateway_primary_nodejs_active_/.test(l))
+        .join('\n');
+      const out = execFileSync('/usr/bin/promtool', ['check', 'metrics'], { input: ours, encoding: 'utf8' });
+      assert.equal(out.trim(), '');
+      assert.doesNotMatch(text, /127\.0\.0\.1|user@test\.example|@/);
+    } finally {
+      await gw.stop();
+    }
+  },
+);

@@ -21,14 +21,19 @@ test('banner names SMTP_HOSTNAME; plaintext EHLO advertises STARTTLS, SIZE, PIPE
   const ehlo = await client.command('EHLO client.test');
   assert.equal(ehlo.code, 250);
   for (const ext of ['STARTTLS', 'SIZE 20000', 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES'])
-    assert.ok(ehlo.lines.some((l) => l.slice(4) === ext), `${ext} in ${ehlo.text}`);
+    assert.ok(
+      ehlo.lines.some((l) => l.slice(4) === ext),
+      `${ext} in ${ehlo.text}`,
+    );
   client.end();
 });
 
 test('AUTH before STARTTLS is refused with 530 5.7.0; MAIL without AUTH with 530 5.7.0', async () => {
   const { client } = await SmtpTestClient.connect(gw.smtpPort);
   await client.command('EHLO client.test');
-  const auth = await client.command('AUTH PLAIN ' + Buffer.from(`\0${TEST_USER}\0${TEST_PASSWORD}`).toString('base64'));
+  const auth = await client.command(
+    'AUTH PLAIN ' + Buffer.from(`\0${TEST_USER}\0${TEST_PASSWORD}`).toString('base64'),
+  );
   assert.equal(auth.text, '530 5.7.0 Must issue a STARTTLS command first');
   const mail = await client.command('MAIL FROM:<a@b.example>');
   assert.equal(mail.text, '530 5.7.0 Authentication required');
@@ -60,7 +65,8 @@ test('recipients above MAX_RECIPIENTS get 452 4.5.3', async () => {
   const { client } = await SmtpTestClient.connect(gw.smtpPort);
   await client.login(TEST_USER, TEST_PASSWORD);
   await client.command('MAIL FROM:<user@test.example>');
-  for (const r of ['a', 'b', 'c']) assert.equal((await client.command(`RCPT TO:<${r}@example.com>`)).code, 250);
+  for (const r of ['a', 'b', 'c'])
+    assert.equal((await client.command(`RCPT TO:<${r}@example.com>`)).code, 250);
   const fourth = await client.command('RCPT TO:<d@example.com>');
   assert.match(fourth.text, /^452 4\.5\.3 /);
   client.end();
@@ -69,7 +75,11 @@ test('recipients above MAX_RECIPIENTS get 452 4.5.3', async () => {
 test('an oversize message is refused with 552 5.3.4 after streaming, and the session goes on', async () => {
   const { client } = await SmtpTestClient.connect(gw.smtpPort);
   await client.login(TEST_USER, TEST_PASSWORD);
-  const reply = await sendMail(client, ['a@example.com'], message('big', 'x'.repeat(76) + '\r\n'.repeat(1) + ('y'.repeat(998) + '\r\n').repeat(30)));
+  const reply = await sendMail(
+    client,
+    ['a@example.com'],
+    message('big', 'x'.repeat(76) + '\r\n'.repeat(1) + ('y'.repeat(998) + '\r\n').repeat(30)),
+  );
   assert.match(reply.text, /^552 5\.3\.4 /);
   const next = await sendMail(client, ['a@example.com'], message('small'));
   assert.equal(next.code, 250);

@@ -30,7 +30,10 @@ test('self-signed default: sha256, SANs for localhost, 127.0.0.1 and SMTP_HOSTNA
     assert.equal(cert.toLegacyObject().asn1Curve ?? 'rsa', 'rsa');
     assert.match(cert.publicKey.asymmetricKeyType!, /rsa/);
     // The signature algorithm: sha256WithRSAEncryption OID 1.2.840.113549.1.1.11 in the DER.
-    assert.ok(cert.raw.includes(Buffer.from('2a864886f70d01010b', 'hex')), 'signed with sha256WithRSAEncryption');
+    assert.ok(
+      cert.raw.includes(Buffer.from('2a864886f70d01010b', 'hex')),
+      'signed with sha256WithRSAEncryption',
+    );
     const mode = (await stat(join(gw.dataDir, 'tls/self-signed-key.pem'))).mode & 0o777;
     assert.equal(mode, 0o600);
     const fingerprints = new Set<string>();
@@ -59,7 +62,9 @@ test('certificate files replaced on disk (Kubernetes-style symlink swap): new ha
   await symlink('..v1', join(dir, '..data'));
   await symlink('..data/tls.crt', join(dir, 'tls.crt'));
   await symlink('..data/tls.key', join(dir, 'tls.key'));
-  const gw = await startGateway({ env: { TLS_CERT_PATH: join(dir, 'tls.crt'), TLS_KEY_PATH: join(dir, 'tls.key') } });
+  const gw = await startGateway({
+    env: { TLS_CERT_PATH: join(dir, 'tls.crt'), TLS_KEY_PATH: join(dir, 'tls.key') },
+  });
   try {
     assert.equal((await servedCertificate(gw.smtpPort)).fingerprint256, first.fingerprint);
     await mkdir(join(dir, '..v2'));
@@ -69,8 +74,13 @@ test('certificate files replaced on disk (Kubernetes-style symlink swap): new ha
     const mark = gw.lines.length;
     await rename(join(dir, '..data_tmp'), join(dir, '..data')); // atomic swap, as the kubelet does
     await gw.waitForLog((l) => l.event === 'tls.reloaded', 10_000, mark);
-    await gw.waitForLog(() => gw.lines.slice(mark).filter((l) => l.event === 'worker.tls_updated').length >= 2, 10_000, mark);
-    for (let i = 0; i < 4; i++) assert.equal((await servedCertificate(gw.smtpPort)).fingerprint256, second.fingerprint);
+    await gw.waitForLog(
+      () => gw.lines.slice(mark).filter((l) => l.event === 'worker.tls_updated').length >= 2,
+      10_000,
+      mark,
+    );
+    for (let i = 0; i < 4; i++)
+      assert.equal((await servedCertificate(gw.smtpPort)).fingerprint256, second.fingerprint);
     const metrics = (await gw.http('/metrics')).body;
     const notAfter = Math.floor(new Date(new X509Certificate(second.cert).validTo).getTime() / 1000);
     assert.match(metrics, new RegExp(`gateway_tls_certificate_expiry_timestamp_seconds ${notAfter}`));
@@ -82,8 +92,14 @@ test('certificate files replaced on disk (Kubernetes-style symlink swap): new ha
 test('a bad configuration value stops start-up with one line naming the variable, the value and what is allowed', async () => {
   const { execFile } = await import('node:child_process');
   const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-    execFile(process.execPath, ['src/main.ts'], { cwd: new URL('../../', import.meta.url).pathname, env: { PATH: process.env.PATH, MAX_RECIPIENTS: 'lots' } }, (err, _o, stderr) =>
-      resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr }),
+    execFile(
+      process.execPath,
+      ['src/main.ts'],
+      {
+        cwd: new URL('../../', import.meta.url).pathname,
+        env: { PATH: process.env.PATH, MAX_RECIPIENTS: 'lots' },
+      },
+      (err, _o, stderr) => resolve({ code: (err as { code?: number } | null)?.code ?? 0, stderr }),
     ),
   );
   assert.equal(result.code, 78);

@@ -10,7 +10,11 @@
  * are lost — the total stays monotonic, it only lags.)
  */
 import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { metricsScrapeDuration, metricsScrapeWorkerFailures, primaryRegistry } from '../../metrics/primary-metrics.ts';
+import {
+  metricsScrapeDuration,
+  metricsScrapeWorkerFailures,
+  primaryRegistry,
+} from '../../metrics/primary-metrics.ts';
 
 type Snapshot = MetricObjectWithValues<MetricValue<string>>[];
 

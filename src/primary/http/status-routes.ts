@@ -13,16 +13,19 @@ export interface StatusDeps {
   config: Config;
 }
 
-const escape = (s: unknown) =>
-  String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escape = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function mountStatusRoutes(app: Express, deps: StatusDeps): void {
   app.get('/', (_req, res) => {
     const rows = deps.supervisor
       .slotStates()
-      .map((s) => `<tr><td>${s.slot}</td><td class="state-${escape(s.state)}">${escape(s.state)}</td><td>${escape(s.pid ?? '')}</td><td>${s.generation}</td><td>${s.restarts}</td></tr>`)
+      .map(
+        (s) =>
+          `<tr><td>${s.slot}</td><td class="state-${escape(s.state)}">${escape(s.state)}</td><td>${escape(s.pid ?? '')}</td><td>${s.generation}</td><td>${s.restarts}</td></tr>`,
+      )
       .join('');
-    res.type('html').send(`<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+    res.type('html')
+      .send(`<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>Cakemail SMTP gateway</title></head><body>
 <h1>Cakemail SMTP gateway</h1>
 <p>Upstream: ${deps.sandboxUrl ? 'sandbox ' + escape(deps.sandboxUrl) : escape(deps.config.CAKEMAIL_API_URL)}</p>
