@@ -17,7 +17,7 @@
 import type { Logger } from '../log.ts';
 import type { AuthenticatedAccount, Authenticator, SessionContext } from '../smtp/contracts.ts';
 import { SmtpReplyError } from '../smtp/replies.ts';
-import { cakemailTokenCacheTotal, smtpAuthFailuresTotal } from '../metrics/worker-metrics.ts';
+import { cakemailTokenCacheTotal } from '../metrics/worker-metrics.ts';
 import type { CakemailClient } from './client.ts';
 import { CakemailError, isCakemailError } from './errors.ts';
 import { LruTtlCache, credentialKey } from './token-cache.ts';
@@ -110,7 +110,6 @@ export class CakemailAuthenticator implements Authenticator {
         throw this.#refuse(err.kind);
       if (!isCakemailError(err)) throw err;
       ctx.log.warn({ kind: err.kind, status: err.status }, 'Cakemail /token unavailable for AUTH');
-      smtpAuthFailuresTotal.inc({ reason: 'unavailable' });
       throw new SmtpReplyError('authUnavailable');
     }
   }
@@ -218,8 +217,9 @@ export class CakemailAuthenticator implements Authenticator {
     return s;
   }
 
+  // smtp_auth_failures_total{reason} is counted by the SMTP session (session-hooks.ts)
+  // from the reply key, once per AUTH: not here, or it would count twice.
   #refuse(reason: NegativeReason): SmtpReplyError {
-    smtpAuthFailuresTotal.inc({ reason: reason === 'mfa' ? 'mfa' : 'invalid' });
     return new SmtpReplyError(reason === 'mfa' ? 'authMfa' : 'authInvalid');
   }
 }

@@ -1,0 +1,128 @@
+/** The outcome table (mixed per-recipient results → one SMTP reply), the ledger, retry delays. Plain data. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CakemailError, type CakemailErrorKind } from '../../src/cakemail/errors.ts';
+import {
+  KIND_RULES,
+  decide,
+  lookupFailureReply,
+  recipientOutcome,
+  type RecipientResult,
+} from '../../src/delivery/outcome.ts';
+import { MemoryLedger, ledgerKey } from '../../src/delivery/ledger.ts';
+import { retryDelays } from '../../src/delivery/submit.ts';
+import { newQueueId } from '../../src/delivery/pipeline.ts';
+import { REPLIES, SmtpReplyError } from '../../src/smtp/replies.ts';
+
+const ok = (recipient: string): RecipientResult => ({ recipient, status: 'accepted' });
+const skip = (recipient: string): RecipientResult => ({ recipient, status: 'skipped' });
+const fail = (recipient: string, kind: CakemailErrorKind, detail = 'why'): RecipientResult => ({
+  recipient,
+  status: 'failed',
+  error: new CakemailError(kind, 'emails', 0, detail),
+});
+
+test('all accepted (now or earlier) → no reply, counts', () => {
+  const d = decide([ok('a'), skip('b')]);
+  assert.equal(d.reply, undefined);
+  assert.equal(d.outcome, 'all_accepted');
+  assert.deepEqual([d.accepted, d.skipped, d.total], [2, 1, 2]);
+});
+
+test('any permanent refusal → 554, even with acceptances and temporary failures', () => {
+  assert.deepEqual(decide([fail('a', 'validation', 'content.subject: field required')]).reply, {
+    key: 'upstreamRejected',
+    vars: { recipient: 'a', detail: 'content.subject: field required' },
+  });
+  const d = decide([ok('a'), fail('b', 'throttled'), fail('c', 'rejected', 'bounced before')]);
+  assert.equal(d.outcome, 'rejected');
+  assert.deepEqual(d.reply, {
+    key: 'partiallyRejected',
+    vars: { recipient: 'c', detail: 'bounced before', accepted: 1, total: 3 },
+  });
+  const text = new SmtpReplyError('partiallyRejected', d.reply?.vars).message;
+  assert.match(text, /^5\.6\.0 Cakemail refused the message for c: bounced before \(it accepted 1 of 3/);
+  assert.equal(decide([fail('a', 'forbidden')]).reply?.key, 'upstreamRejected');
+});
+
+test('some accepted + temporary failures → 451 partiallyDelivered', () => {
+  const d = decide([ok('a'), skip('b'), fail('c', 'unavailable')]);
+  assert.equal(d.outcome, 'partial');
+  assert.deepEqual(d.reply, { key: 'partiallyDelivered', vars: { accepted: 2, total: 3 } });
+  assert.equal(decide([ok('a'), fail('b', 'ambiguous')]).outcome, 'ambiguous');
+});
+
+test('all failing temporarily → the most specific reason', () => {
+  const key = (...kinds: CakemailErrorKind[]) => decide(kinds.map((k, i) => fail(String(i), k))).reply?.key;
+  assert.equal(key('throttled', 'throttled'), 'upstreamThrottled');
+  assert.equal(key('unavailable'), 'upstreamUnavailable');
+  assert.equal(key('timeout'), 'upstreamUnavailable');
+  assert.equal(key('ambiguous'), 'upstreamNoAnswer');
+  assert.equal(key('session_expired'), 'upstreamSessionExpired');
+  assert.equal(key('unavailable', 'throttled'), 'upstreamThrottled');
+  assert.equal(key('throttled', 'ambiguous', 'unavailable'), 'upstreamNoAnswer');
+  assert.equal(key('ambiguous', 'session_expired'), 'upstreamSessionExpired');
+  assert.equal(decide([fail('a', 'throttled')]).outcome, 'deferred');
+  assert.equal(decide([fail('a', 'ambiguous')]).outcome, 'ambiguous');
+});
+
+test('every kind has a rule whose reply class matches its permanence', () => {
+  for (const [kind, rule] of Object.entries(KIND_RULES)) {
+    const code = REPLIES[rule.reply].code;
+    assert.equal(rule.permanent, code >= 500, `${kind} → ${rule.reply} (${code})`);
+  }
+});
+
+test('per-recipient metric labels', () => {
+  assert.equal(recipientOutcome(ok('a')), 'accepted');
+  assert.equal(recipientOutcome(skip('a')), 'skipped_duplicate');
+  assert.equal(recipientOutcome(fail('a', 'rejected')), 'rejected');
+  assert.equal(recipientOutcome(fail('a', 'validation')), 'rejected');
+  assert.equal(recipientOutcome(fail('a', 'ambiguous')), 'ambiguous');
+  assert.equal(recipientOutcome(fail('a', 'throttled')), 'failed');
+});
+
+test('sender lookup failures at DATA are temporary', () => {
+  const e = (kind: CakemailErrorKind) => new CakemailError(kind, 'senders', 0, 'x');
+  assert.equal(lookupFailureReply(e('unavailable')), 'upstreamUnavailable');
+  assert.equal(lookupFailureReply(e('ambiguous')), 'upstreamUnavailable');
+  assert.equal(lookupFailureReply(e('throttled')), 'upstreamThrottled');
+  assert.equal(lookupFailureReply(e('session_expired')), 'upstreamSessionExpired');
+});
+
+test('ledger keys: recipient case-insensitive, account and digest matter', () => {
+  assert.equal(ledgerKey('u|', 'A@X.test', 'd1'), ledgerKey('u|', 'a@x.test', 'd1'));
+  assert.notEqual(ledgerKey('u|', 'a@x.test', 'd1'), ledgerKey('u|', 'a@x.test', 'd2'));
+  assert.notEqual(ledgerKey('u|', 'a@x.test', 'd1'), ledgerKey('u|2002', 'a@x.test', 'd1'));
+  assert.doesNotMatch(ledgerKey('u|', 'a@x.test', 'd1'), /x\.test/);
+});
+
+test('MemoryLedger: TTL and bound', async () => {
+  let now = 0;
+  const l = new MemoryLedger({ maxEntries: 2, now: () => now });
+  await l.record(['a'], 10);
+  await l.record(['b', 'c'], 10); // a is evicted
+  assert.deepEqual([...(await l.accepted(['a', 'b', 'c', 'd']))].sort(), ['b', 'c']);
+  now += 10_001;
+  assert.equal((await l.accepted(['b', 'c'])).size, 0);
+  assert.equal(l.size, 0);
+});
+
+test('retry delays: exponential, jittered in [0.5, 1), capped', () => {
+  assert.deepEqual(
+    retryDelays(3, 100, () => 0),
+    [50, 100, 200],
+  );
+  assert.deepEqual(
+    retryDelays(3, 100, () => 0.999999),
+    [100, 200, 400],
+  );
+  assert.equal(retryDelays(10, 100, () => 0.999999)[9], 3200);
+  assert.deepEqual(retryDelays(0, 100), []);
+});
+
+test('queue ids are short, unique and upper-case base36', () => {
+  const ids = new Set(Array.from({ length: 1000 }, newQueueId));
+  assert.equal(ids.size, 1000);
+  for (const id of ids) assert.match(id, /^[0-9A-Z]{12,16}$/);
+});
