@@ -101,6 +101,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     server.once('error', reject);
   });
   const httpPort = (http.address() as AddressInfo).port;
+  log.info({ event: 'http.listening', httpPort }, 'HTTP listening');
 
   supervisor.start();
   await new Promise<void>((resolve) => {

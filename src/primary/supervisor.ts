@@ -250,7 +250,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       { event: 'worker.exit', slot: slot.index, workerPid: live.worker.process.pid, code, signal, expected },
       expected ? 'worker exited' : 'worker crashed',
     );
-    if (slot.current !== live) return; // an old generation already replaced
+    // The slot's worker is its current one, or — before any became ready — the one starting.
+    // An old generation, or a failed rolling replacement while the old one serves, is not.
+    const ownsSlot = slot.current === live || (slot.current === undefined && !live.retiring);
+    if (!ownsSlot) return;
     slot.current = undefined;
     if (this.#stopping) {
       slot.state = 'stopped';

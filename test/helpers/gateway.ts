@@ -39,6 +39,8 @@ export interface GatewayOptions {
   /** Use the in-test mail side (default) instead of the real Cakemail side. */
   testMailSide?: boolean;
   command?: string[];
+  /** Resolve once started without waiting for readiness (e.g. for crash-loop tests). */
+  waitReady?: boolean;
 }
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
@@ -111,7 +113,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
       check();
     });
 
-  const ready = await waitForLog((l) => l.event === 'gateway.ready', 30_000);
+  const ready =
+    opts.waitReady === false
+      ? await waitForLog((l) => l.event === 'http.listening', 30_000)
+      : await waitForLog((l) => l.event === 'gateway.ready', 30_000);
   const smtpPort = ready.smtpPort as number;
   const httpPort = ready.httpPort as number;
   return {

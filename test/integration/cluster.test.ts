@@ -145,3 +145,28 @@ test('MAX_CONNECTIONS_PER_IP and RATE_LIMIT_PER_IP hold across all workers', asy
     await gw.stop();
   }
 });
+
+test('a worker that keeps crashing: growing delays, then the crash-loop limit stops respawns; readiness says why', async () => {
+  const gw = await startGateway({
+    waitReady: false,
+    env: {
+      SMTP_WORKERS: '1',
+      WORKER_RESTART_DELAY_MS: '20',
+      WORKER_CRASH_LOOP_LIMIT: '3',
+      GATEWAY_TEST_MAIL_SIDE: new URL('../fixtures/crashing-mail-side.ts', import.meta.url).pathname,
+    },
+  });
+  try {
+    await gw.waitForLog((l) => l.event === 'worker.crashloop', 30_000);
+    const exits = gw.lines.filter((l) => l.event === 'worker.exit' && l.expected === false);
+    assert.equal(exits.length, 4, 'the first start + 3 restarts, then no more');
+    const ready = await gw.http('/health/ready');
+    assert.equal(ready.status, 503);
+    assert.match((ready.json() as { reason: string }).reason, /worker slot 0 crashlooping/);
+    const metrics = (await gw.http('/metrics')).body;
+    assert.match(metrics, /gateway_workers\{state="crashlooping"\} 1/);
+    assert.match(metrics, /gateway_worker_restarts_total\{reason="crash"\} 4/);
+  } finally {
+    await gw.stop();
+  }
+});
