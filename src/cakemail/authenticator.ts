@@ -17,7 +17,7 @@
 import type { Logger } from '../log.ts';
 import type { AuthenticatedAccount, Authenticator, SessionContext } from '../smtp/contracts.ts';
 import { SmtpReplyError } from '../smtp/replies.ts';
-import { cakemailTokenCacheTotal } from '../metrics/worker-metrics.ts';
+import { cakemailApiRetriesTotal, cakemailTokenCacheTotal } from '../metrics/worker-metrics.ts';
 import type { CakemailClient } from './client.ts';
 import { CakemailError, isCakemailError } from './errors.ts';
 import { LruTtlCache, credentialKey } from './token-cache.ts';
@@ -125,6 +125,7 @@ export class CakemailAuthenticator implements Authenticator {
     } catch (err) {
       if (!(isCakemailError(err) && err.kind === 'session_expired' && err.endpoint !== 'token')) throw err;
       const fresh = await this.renew(key, token);
+      cakemailApiRetriesTotal.inc({ endpoint: err.endpoint, reason: 'session_expired' });
       return fn(fresh);
     }
   }

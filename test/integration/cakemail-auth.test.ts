@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CakemailError } from '../../src/cakemail/errors.ts';
 import { SmtpReplyError } from '../../src/smtp/replies.ts';
-import { cakemailTokenCacheTotal } from '../../src/metrics/worker-metrics.ts';
+import { cakemailApiRetriesTotal, cakemailTokenCacheTotal } from '../../src/metrics/worker-metrics.ts';
 import {
   DEMO,
   ctx,
@@ -183,6 +183,21 @@ describe('CakemailAuthenticator', () => {
     assert.equal(auth.hasSession(acct.credentialKey), false);
   });
 
+  test('a session unused for longer than its idle time is forgotten → session_expired', async () => {
+    let now = Date.now();
+    const auth = makeAuthenticator(client, { now: () => now, sessionIdleSeconds: 300 });
+    const acct = await auth.authenticate(DEMO.username, DEMO.password, ctx());
+    now += 200_000;
+    await auth.accessToken(acct.credentialKey); // use pushes the idle expiry
+    now += 200_000;
+    await auth.accessToken(acct.credentialKey);
+    now += 301_000;
+    await assert.rejects(
+      auth.accessToken(acct.credentialKey),
+      (e) => e instanceof CakemailError && e.kind === 'session_expired',
+    );
+  });
+
   test('refresh failing temporarily while the old token is still valid: the old token is used', async () => {
     let now = Date.now();
     const auth = makeAuthenticator(client, { now: () => now });
@@ -221,7 +236,15 @@ describe('CakemailAuthenticator', () => {
         'the sandbox to expire the access token',
       );
       short.sb.resetStats();
+      const retries = await metric(cakemailApiRetriesTotal as never, {
+        endpoint: 'senders',
+        reason: 'session_expired',
+      });
       const senders = await auth.withToken(acct.credentialKey, (tok) => shortClient.listSenders(tok));
+      assert.equal(
+        await metric(cakemailApiRetriesTotal as never, { endpoint: 'senders', reason: 'session_expired' }),
+        retries + 1,
+      );
       assert.ok(senders.some((s) => s.id === 'snd-1001-demo'));
       assert.equal(short.sb.stats().refresh, 1);
       assert.equal(short.sb.stats().token, 0);
