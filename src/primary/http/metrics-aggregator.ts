@@ -47,6 +47,34 @@ export class MetricsAggregator {
 
   async render(): Promise<{ contentType: string; body: string }> {
     const stop = metricsScrapeDuration.startTimer();
+    await this.#askWorkers();
+    const snapshots = [...this.#latest.values()];
+    if (this.#retired.length > 0) snapshots.push(this.#retired);
+    const workersRegistry = AggregatorRegistry.aggregate(snapshots) as Registry;
+    stop();
+    const merged = Registry.merge([workersRegistry, primaryRegistry]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
+  }
+
+  /**
+   * Pod-wide values of a few worker metrics (the status page): the same worker round as
+   * render(), but only the named metrics are aggregated and nothing is rendered as text.
+   */
+  async values(names: readonly string[]): Promise<Map<string, MetricValue<string>[]>> {
+    await this.#askWorkers();
+    const wanted = new Set(names);
+    const snapshots = [...this.#latest.values(), this.#retired].map((s) =>
+      s.filter((m) => wanted.has(m.name)),
+    );
+    const out = new Map<string, MetricValue<string>[]>();
+    for (const m of AggregatorRegistry.aggregate(snapshots).getMetricsAsArray()) {
+      const got = (m as unknown as { get(): MetricObjectWithValues<MetricValue<string>> }).get();
+      out.set(got.name, got.values);
+    }
+    return out;
+  }
+
+  async #askWorkers(): Promise<void> {
     const workers = [...this.#source.workers()];
     await Promise.all(
       workers.map(async (w) => {
@@ -57,11 +85,5 @@ export class MetricsAggregator {
         }
       }),
     );
-    const snapshots = [...this.#latest.values()];
-    if (this.#retired.length > 0) snapshots.push(this.#retired);
-    const workersRegistry = AggregatorRegistry.aggregate(snapshots) as Registry;
-    stop();
-    const merged = Registry.merge([workersRegistry, primaryRegistry]);
-    return { contentType: merged.contentType, body: await merged.metrics() };
   }
 }
