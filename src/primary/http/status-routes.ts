@@ -1,36 +1,70 @@
-/** GET / — a plain server-rendered status page for operators (auto-refreshing). */
-import type { Express } from 'express';
-import type { Config } from '../../config/schema.ts';
-import type { ConnectionTable } from '../admission.ts';
-import type { Supervisor } from '../supervisor.ts';
-import type { MetricsAggregator } from './metrics-aggregator.ts';
+/**
+ * The operator's status page on the HTTP port:
+ *   GET /              server-rendered HTML, refreshed live by a tiny inline script
+ *   GET /status.json   the same snapshot as data, plus the view the script applies
+ *   GET /outbox/:id    one message of the sandbox outbox (only when the sandbox is the upstream)
+ * The snapshot behind them is computed at most once a second (status-snapshot.ts), and
+ * its HTML/JSON renderings once per snapshot, however many browsers are open.
+ */
+import type { Express, Response } from 'express';
+import { MESSAGE_CSP, STATUS_CSP, escapeHtml, renderMessagePage, renderStatusPage } from './status-page.ts';
+import { StatusSource, type StatusDeps, type StatusSnapshot } from './status-snapshot.ts';
+import { buildView } from './status-view.ts';
 
-export interface StatusDeps {
-  supervisor: Supervisor;
-  table: ConnectionTable;
-  metrics: MetricsAggregator;
-  sandboxUrl: string | undefined;
-  config: Config;
-}
+export type { StatusDeps } from './status-snapshot.ts';
 
-const escape = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const COMMON_HEADERS = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
 
 export function mountStatusRoutes(app: Express, deps: StatusDeps): void {
-  app.get('/', (_req, res) => {
-    const rows = deps.supervisor
-      .slotStates()
-      .map(
-        (s) =>
-          `<tr><td>${s.slot}</td><td class="state-${escape(s.state)}">${escape(s.state)}</td><td>${escape(s.pid ?? '')}</td><td>${s.generation}</td><td>${s.restarts}</td></tr>`,
-      )
-      .join('');
-    res.type('html')
-      .send(`<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
-<title>Cakemail SMTP gateway</title></head><body>
-<h1>Cakemail SMTP gateway</h1>
-<p>Upstream: ${deps.sandboxUrl ? 'sandbox ' + escape(deps.sandboxUrl) : escape(deps.config.CAKEMAIL_API_URL)}</p>
-<p>Open connections: <span id="connections">${deps.table.total}</span></p>
-<table id="workers"><thead><tr><th>slot</th><th>state</th><th>pid</th><th>generation</th><th>crashes (60 s)</th></tr></thead><tbody>${rows}</tbody></table>
-</body></html>`);
+  const source = new StatusSource(deps);
+  const rendered = new WeakMap<StatusSnapshot, { html?: string; json?: string }>();
+  const renderings = (s: StatusSnapshot) => {
+    let r = rendered.get(s);
+    if (!r) rendered.set(s, (r = {}));
+    return r;
+  };
+
+  app.get('/', async (_req, res) => {
+    const snapshot = await source.get();
+    const r = renderings(snapshot);
+    r.html ??= renderStatusPage(buildView(snapshot), deps.config.SMTP_HOSTNAME);
+    res
+      .set({ ...COMMON_HEADERS, 'Content-Security-Policy': STATUS_CSP })
+      .type('html')
+      .send(r.html);
   });
+
+  app.get('/status.json', async (_req, res) => {
+    const snapshot = await source.get();
+    const r = renderings(snapshot);
+    r.json ??= JSON.stringify({ ...snapshot, view: buildView(snapshot) });
+    res.set(COMMON_HEADERS).type('json').send(r.json);
+  });
+
+  app.get('/outbox/:id', async (req, res) => {
+    const outbox = source.outbox;
+    if (!outbox) return notFound(res, 'The upstream is not the sandbox: there is no outbox to show.');
+    const id = String(req.params.id);
+    // A link from a page older than the last refresh: one refresh (cached, shared) may bring it.
+    const message = outbox.byId(id) ?? (await source.get(), outbox.byId(id));
+    if (!message) return notFound(res, 'This message is not among the last ones the status page keeps.');
+    res
+      .set({ ...COMMON_HEADERS, 'Content-Security-Policy': MESSAGE_CSP })
+      .type('html')
+      .send(renderMessagePage(message));
+  });
+}
+
+function notFound(res: Response, why: string): void {
+  res
+    .status(404)
+    .set({ ...COMMON_HEADERS, 'Content-Security-Policy': MESSAGE_CSP })
+    .type('html')
+    .send(
+      `<!doctype html><meta charset="utf-8"><title>Not found</title><p>${escapeHtml(why)}</p><p><a href="/">← status</a></p>`,
+    );
 }
