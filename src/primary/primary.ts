@@ -30,9 +30,12 @@ import { certificateNotAfter, loadTlsMaterial, tlsSource, watchTlsSource } from 
 import { createTrustedNetworks } from './trusted-networks.ts';
 import { handleWorkerMessage } from './worker-requests.ts';
 import { mountStatusRoutes } from './http/status-routes.ts';
+import { RecentEvents, recordingErrors } from './recent-events.ts';
 
 export async function runPrimary(initialConfig: Config, log: Logger): Promise<void> {
   let config = initialConfig;
+  const recentEvents = new RecentEvents(20);
+  log = recordingErrors(log, recentEvents); // error/fatal lines also go to the status page
   await mkdir(config.DATA_DIR, { recursive: true });
 
   const source = tlsSource(config);
@@ -94,7 +97,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     metrics,
     log,
     extraRoutes: (a) =>
-      mountStatusRoutes(a, { supervisor, table, metrics, sandboxUrl: sandbox?.url, config }),
+      mountStatusRoutes(a, { supervisor, table, metrics, sandboxUrl: sandbox?.url, config, recentEvents }),
   });
   const http: Server = await new Promise((resolve, reject) => {
     const server = app.listen(config.HTTP_PORT, config.HTTP_HOST, () => resolve(server));
