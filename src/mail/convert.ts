@@ -53,6 +53,11 @@ export interface ConvertedMessage {
   from?: { address: string; name?: string };
   /** sha256 hex over the converted content (digest.ts): same message, same digest. */
   digest: string;
+  /**
+   * Alternative renderings left out ("1.3 text/x-amp-html"): other text/* parts of a
+   * multipart/alternative that also has the text or HTML the API carries. For the logs.
+   */
+  droppedAlternatives?: string[];
 }
 
 export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise<ConvertedMessage> {
@@ -82,7 +87,14 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
     throw invalid(`the body holds bytes that are not valid in its charset (${declared})`);
   }
 
-  const attachments = toApiAttachments(parsed.parts, html);
+  const dropped: string[] = [];
+  const parts = parsed.parts.filter((p) => {
+    const type = p.partId === null ? undefined : scan.alternativeRenderings.get(p.partId);
+    if (type === undefined) return true;
+    dropped.push(`${p.partId} ${type}`);
+    return false;
+  });
+  const attachments = toApiAttachments(parts, html);
   const date = firstField(scan.headers, 'date');
   const digest = contentDigest({
     subject,
@@ -95,7 +107,7 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
     attachments: attachments.map((a, i) => ({
       filename: a.filename,
       type: a.type,
-      content: (parsed.parts[i] as { content: Buffer }).content,
+      content: (parts[i] as { content: Buffer }).content,
     })),
   });
 
@@ -113,6 +125,7 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
     messageId: forwarded.messageId,
     ...(parsed.from ? { from: parsed.from } : {}),
     digest,
+    ...(dropped.length > 0 ? { droppedAlternatives: dropped } : {}),
   };
 }
 

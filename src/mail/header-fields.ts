@@ -136,25 +136,49 @@ export function parseStructured(text: string): StructuredValue {
   return { value, params: plain };
 }
 
+/**
+ * Removes RFC 822 comments outside quoted strings, as libmime does for mailparser: a "("
+ * that continues an unquoted parameter value (right after "=" or a value character, as in
+ * `boundary=(c)b` or `name=Invoice(1).pdf`) is part of the value, anywhere else it opens
+ * a comment. Agreeing on this keeps the prescan's boundaries equal to mailparser's.
+ */
 function stripComments(text: string): string {
   if (!text.includes('(')) return text;
   let out = '';
   let depth = 0;
   let quoted = false;
+  let inValue = false;
+  let tokenOpen = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i] as string;
-    if (c === '\\' && (quoted || depth > 0)) {
-      if (depth === 0) out += c + (text[i + 1] ?? '');
-      i++;
-    } else if (quoted) {
-      if (c === '"') quoted = false;
-      out += c;
-    } else if (c === '(') depth++;
-    else if (c === ')' && depth > 0) depth--;
-    else if (depth === 0) {
-      if (c === '"') quoted = true;
-      out += c;
+    if (depth > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+      continue;
     }
+    if (quoted) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') quoted = false;
+      continue;
+    }
+    if (c === '(' && !tokenOpen) {
+      depth = 1;
+      continue;
+    }
+    out += c;
+    if (c === '"') {
+      quoted = true;
+      tokenOpen = false;
+    } else if (c === ';') {
+      inValue = false;
+      tokenOpen = false;
+    } else if (c === '=') {
+      inValue = true;
+      tokenOpen = true;
+    } else if (c === ' ' || c === '\t') tokenOpen = false;
+    else tokenOpen = inValue;
   }
   return out;
 }

@@ -37,6 +37,13 @@ export interface ScanResult {
    * too, or the HTML version of the message would miss it.
    */
   readonly textBesideHtml: boolean;
+  /**
+   * Other renderings inside a multipart/alternative that also has a text or HTML body
+   * (text/x-amp-html, text/watch-html, text/enriched): part path → type. The recipient's
+   * client shows one alternative; the API carries the text and HTML ones, so these are left
+   * out deliberately (and reported), not refused.
+   */
+  readonly alternativeRenderings: ReadonlyMap<string, string>;
 }
 
 const LF = 0x0a;
@@ -44,6 +51,7 @@ const CR = 0x0d;
 const SP = 0x20;
 const HT = 0x09;
 const DASH = 0x2d;
+const NL_DASHES = Buffer.from('\n--');
 
 const TRANSFER_ENCODINGS = new Set(['', '7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
 // the names mailparser refuses to decode from (it would pass the bytes through as UTF-8)
@@ -62,6 +70,10 @@ interface Multipart {
   readonly type: string;
   readonly alternative: boolean;
   children: number;
+  /** For an alternative: a text/plain, text/html or multipart child was seen. */
+  hasBody: boolean;
+  /** For an alternative: paths and types of its other text/* renderings. */
+  readonly renderings: [string, string][];
 }
 
 export function prescan(raw: Buffer, limits: ScanLimits): ScanResult {
@@ -88,6 +100,7 @@ class Scanner {
   private readonly charsets = new Set<string>();
   private textOutsideAlternative = false;
   private hasHtml = false;
+  private readonly alternatives: Multipart[] = [];
 
   constructor(raw: Buffer, limits: ScanLimits) {
     this.raw = raw;
@@ -99,6 +112,16 @@ class Scanner {
     const len = raw.length;
     let pos = 0;
     while (pos < len) {
+      if (!this.inHead) {
+        // In a body only delimiter lines matter: jump from line start to line start over
+        // everything else with one native search instead of visiting each line.
+        if (this.stack.length === 0) break;
+        if (raw[pos] !== DASH || raw[pos + 1] !== DASH) {
+          const next = raw.indexOf(NL_DASHES, pos);
+          if (next === -1) break;
+          pos = next + 1;
+        }
+      }
       const nl = raw.indexOf(LF, pos);
       const end = nl === -1 ? len : nl + 1;
       if (this.stack.length > 0 && raw[pos] === DASH && raw[pos + 1] === DASH && this.delimiter(pos, end)) {
@@ -126,6 +149,7 @@ class Scanner {
       depth: this.depth,
       charsets: [...this.charsets],
       textBesideHtml: this.textOutsideAlternative && this.hasHtml,
+      alternativeRenderings: new Map(this.alternatives.filter((m) => m.hasBody).flatMap((m) => m.renderings)),
     };
   }
 
@@ -180,6 +204,14 @@ class Scanner {
     const dispField = firstField(fields, 'content-disposition');
     const disposition = dispField ? parseStructured(fieldText(dispField.raw)).value : '';
     const type = ct?.value || (disposition === 'attachment' ? 'application/octet-stream' : 'text/plain');
+    const inline = disposition === '' || disposition === 'inline';
+    const parent = this.stack[this.stack.length - 1];
+    if (parent?.alternative && inline) {
+      if (type === 'text/plain' || type === 'text/html' || type.startsWith('multipart/'))
+        parent.hasBody = true;
+      else if (type.startsWith('text/') && type !== 'text/calendar')
+        parent.renderings.push([this.path, type]);
+    }
 
     if (type.startsWith('multipart/')) {
       const boundary = (ct?.params.get('boundary') ?? '').trimEnd();
@@ -188,13 +220,17 @@ class Scanner {
       if (!boundary || Buffer.byteLength(boundary) !== boundary.length) {
         throw invalid(`${where(this.path)} is ${type} without a usable boundary parameter`);
       }
-      this.stack.push({
+      const multipart: Multipart = {
         boundary: Buffer.from(boundary, 'latin1'),
         path: this.path,
         type,
         alternative: type === 'multipart/alternative',
         children: 0,
-      });
+        hasBody: false,
+        renderings: [],
+      };
+      this.stack.push(multipart);
+      if (multipart.alternative) this.alternatives.push(multipart);
       if (this.stack.length > this.limits.maxDepth) {
         throw tooComplex(`MIME parts nested deeper than ${this.limits.maxDepth} levels`);
       }
@@ -216,8 +252,7 @@ class Scanner {
     }
     if (cte === 'base64') this.base64Start = bodyStart;
 
-    const isBody =
-      (disposition === '' || disposition === 'inline') && (type === 'text/plain' || type === 'text/html');
+    const isBody = inline && (type === 'text/plain' || type === 'text/html');
     if (!isBody) return;
     const charset = ct?.params.get('charset')?.trim().toLowerCase();
     if (charset) {

@@ -140,6 +140,37 @@ describe('convertMessage: attachments', () => {
     assertSchemaValid(m);
   });
 
+  it('leaves out other renderings of a multipart/alternative (AMP, watch-html) and reports them', async () => {
+    const raw = message(
+      ['Subject: amp', 'Content-Type: multipart/alternative; boundary=a'],
+      [
+        '--a\r\nContent-Type: text/plain\r\n\r\nplain\r\n',
+        '--a\r\nContent-Type: text/x-amp-html\r\n\r\n<html amp4email>amp</html>\r\n',
+        '--a\r\nContent-Type: text/watch-html\r\n\r\n<b>watch</b>\r\n',
+        '--a\r\nContent-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--r--\r\n',
+        '--a--\r\n',
+      ].join(''),
+    );
+    const m = await convertMessage(raw, OPTS);
+    assert.equal(m.content.text, 'plain');
+    assert.equal(m.content.html, '<p>html</p>');
+    assert.deepEqual(m.attachments, []);
+    assert.deepEqual(m.droppedAlternatives, ['2 text/x-amp-html', '3 text/watch-html']);
+    assertSchemaValid(m);
+  });
+
+  it('refuses an alternative rendering that is the only version of its content', async () => {
+    const raw = message(
+      ['Subject: amp', 'Content-Type: multipart/mixed; boundary=m'],
+      '--m\r\n\r\nintro\r\n--m\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\nContent-Type: text/x-amp-html\r\n\r\namp\r\n--a--\r\n--m--\r\n',
+    );
+    await assertRefused(
+      convertMessage(raw, OPTS),
+      'contentUnsupported',
+      'Part #2.1 cannot be carried by the Cakemail API: type text/x-amp-html',
+    );
+  });
+
   it('keeps an inline image that the HTML does not show as an ordinary attachment (Apple Mail)', async () => {
     const m = await convertMessage(fixture('apple-inline-image.eml'), OPTS);
     assert.equal(m.content.text, 'Before the picture.\nAfter the picture.');

@@ -139,6 +139,19 @@ describe('convertMessage: malformed MIME', () => {
     assert.equal(m.content.text, 'body');
   });
 
+  it('reads boundary parameters the way mailparser does (comments, parentheses in tokens, RFC 2231)', async () => {
+    const cases: [string, string][] = [
+      ['multipart/mixed; boundary=(c)b', '(c)b'],
+      ['multipart/mixed (comment); boundary="q(x)"', 'q(x)'],
+      ['multipart/mixed; boundary*0=ab; boundary*1=cd', 'abcd'],
+      ['multipart/mixed; boundary=first; boundary=second', 'first'],
+    ];
+    for (const [ct, boundary] of cases) {
+      const m = await convertMessage(mixed(`--${boundary}\r\n\r\nbody\r\n--${boundary}--\r\n`, ct), OPTS);
+      assert.equal(m.content.text, 'body', ct);
+    }
+  });
+
   it('refuses a multipart without boundary parameter', async () => {
     await assertRefused(
       convertMessage(mixed('hello\r\n', 'multipart/mixed'), OPTS),
