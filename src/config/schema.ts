@@ -146,7 +146,7 @@ export const CONFIG_VARIABLES = {
   MIME_MAX_HEADER_BYTES: [
     int(1024, 10 * 1024 * 1024),
     String(256 * 1024),
-    'bytes of headers accepted per message',
+    "bytes of one header block (the message's or one part's)",
   ],
   REDIS_URL: [
     z.string().optional(),

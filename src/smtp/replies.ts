@@ -133,13 +133,13 @@ export const REPLIES = {
     code: 554,
     enhanced: '5.6.0',
     text: 'Message cannot be converted for Cakemail: {detail}',
-    when: 'No subject, no text or HTML body, or an invalid control header',
+    when: 'No subject, no text or HTML body, an invalid control header, or malformed MIME (boundary missing or never found, invalid base64, undecodable transfer encoding, text invalid in its charset, UTF-7), or a Message-ID holding no id',
   },
   contentUnsupported: {
     code: 554,
     enhanced: '5.6.1',
     text: 'Part {part} cannot be carried by the Cakemail API: {detail}',
-    when: 'An attachment type outside the API enum, or an inline (cid) image',
+    when: 'An attachment type outside the API enum (including attached messages, message/rfc822), or an image the HTML shows through cid:',
   },
   upstreamRejected: {
     code: 554,
