@@ -136,7 +136,7 @@ function tableHtml(id: string, columns: string[], rows: Row[] | undefined): stri
 function page(title: string, head: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(title)}</title>${head}<style>${CSS}</style></head>
+<title>${escapeHtml(title)}</title><link rel="icon" href="data:,">${head}<style>${CSS}</style></head>
 <body>${body}</body></html>`;
 }
 
