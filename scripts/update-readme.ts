@@ -1,6 +1,8 @@
-// `npm run docs`: regenerates the README's reply and config tables from the code.
+// `npm run docs`: regenerates the generated tables (replies, config, metrics) in README.md and docs/operations.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderBlocks } from '../src/docs/readme-tables.ts';
 
-const path = new URL('../README.md', import.meta.url);
-writeFileSync(path, renderBlocks(readFileSync(path, 'utf8')));
+for (const file of ['../README.md', '../docs/operations.md']) {
+  const path = new URL(file, import.meta.url);
+  writeFileSync(path, renderBlocks(readFileSync(path, 'utf8')));
+}

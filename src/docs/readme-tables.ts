@@ -5,6 +5,8 @@
  */
 import { CONFIG_VARIABLES, SECRET_VARIABLES } from '../config/schema.ts';
 import { REPLIES, type ReplySpec } from '../smtp/replies.ts';
+import { primaryRegistry } from '../metrics/primary-metrics.ts';
+import { workerRegistry } from '../metrics/worker-metrics.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -30,8 +32,30 @@ export function configTable(): string {
   return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }
 
-export function renderBlocks(readme: string): string {
-  return replaceBlock(replaceBlock(readme, 'replies', replyTable()), 'config', configTable());
+/** Our own metrics (not the default process ones), from both registries. */
+export function metricsTable(): string {
+  const ours = [...workerRegistry.getMetricsAsArray(), ...primaryRegistry.getMetricsAsArray()].filter(
+    (m) => /^(smtp|cakemail|gateway)_/.test(m.name) && !m.name.startsWith('gateway_primary_'),
+  );
+  const rows = ours.map((m) => {
+    const { labelNames = [], type } = m as unknown as { labelNames?: string[]; type: string };
+    const labels = labelNames.length ? labelNames.map((l) => `\`${l}\``).join(', ') : '—';
+    return `| \`${m.name}\` | ${type} | ${labels} | ${cell(m.help)} |`;
+  });
+  return ['| metric | type | labels | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** README: replies + config. docs/operations.md: replies + metrics. */
+export function renderBlocks(text: string): string {
+  let out = text;
+  for (const [name, render] of [
+    ['replies', replyTable],
+    ['config', configTable],
+    ['metrics', metricsTable],
+  ] as const) {
+    if (out.includes(`<!-- generated:${name} -->`)) out = replaceBlock(out, name, render());
+  }
+  return out;
 }
 
 function replaceBlock(text: string, name: string, body: string): string {
