@@ -21,9 +21,12 @@ import { SmtpTestClient, type Reply } from './smtp-client.ts';
 export const USERS_FIXTURE = new URL('../fixtures/sandbox-users.json', import.meta.url).pathname;
 export const DEMO = { user: 'demo@cakemail.test', pass: 'demo-password', senderId: 'snd-1001-demo' } as const;
 
-/** Small retry budgets so fault tests end in well under a second per message. */
+/**
+ * Fast retries so fault tests end in well under a second per message. The deadline is
+ * generous on purpose: on a loaded machine it must not cut the attempt count short.
+ */
 export const FAST_DELIVERY: Record<string, string> = {
-  DELIVERY_DEADLINE_MS: '3000',
+  DELIVERY_DEADLINE_MS: '15000',
   DELIVERY_MAX_ATTEMPTS: '3',
   DELIVERY_RETRY_BASE_MS: '5',
   CAKEMAIL_TIMEOUT_MS: '3000',
@@ -52,7 +55,14 @@ export async function startE2E(
   try {
     gw = await startGateway({
       testMailSide: false,
-      env: { DATA_DIR: dir, CAKEMAIL_API_URL: sb.url, ...FAST_DELIVERY, ...opts.env },
+      env: {
+        DATA_DIR: dir,
+        CAKEMAIL_API_URL: sb.url,
+        // /metrics skips workers slower than this: a loaded machine must not lose samples.
+        METRICS_WORKER_TIMEOUT_MS: '10000',
+        ...FAST_DELIVERY,
+        ...opts.env,
+      },
     });
   } catch (err) {
     await sb.close();
