@@ -24,9 +24,14 @@ export class SmtpTestClient {
     this.#attach(socket);
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<{ client: SmtpTestClient; banner: Reply }> {
+  /** `localAddress` (another 127.x.y.z) makes the connection come from a different client IP. */
+  static connect(
+    port: number,
+    host = '127.0.0.1',
+    localAddress?: string,
+  ): Promise<{ client: SmtpTestClient; banner: Reply }> {
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ port, host }, async () => {
+      const socket = netConnect({ port, host, ...(localAddress ? { localAddress } : {}) }, async () => {
         const client = new SmtpTestClient(socket);
         try {
           resolve({ client, banner: await client.read() });
