@@ -93,3 +93,48 @@ test('a deliverer refusal is passed through with our enhanced code', async () =>
   assert.equal(reply.text, '451 4.3.0 Cakemail API unavailable, try again later');
   client.end();
 });
+
+test('idle timeout: a silent client gets 421 and is disconnected', async () => {
+  const idle = await startGateway({ env: { CONNECTION_TIMEOUT: '1', SMTP_WORKERS: '1' } });
+  try {
+    const { client } = await SmtpTestClient.connect(idle.smtpPort);
+    await client.command('EHLO client.test');
+    const reply = await client.read(10_000); // nothing sent: the server speaks first
+    assert.equal(reply.code, 421);
+    await client.closedPromise();
+  } finally {
+    await idle.stop();
+  }
+});
+
+test('TRUSTED_NETWORKS bypass the per-IP connection limit', async () => {
+  const trusted = await startGateway({
+    env: { MAX_CONNECTIONS_PER_IP: '1', TRUSTED_NETWORKS: '127.0.0.0/8' },
+  });
+  try {
+    const a = await SmtpTestClient.connect(trusted.smtpPort);
+    const b = await SmtpTestClient.connect(trusted.smtpPort);
+    assert.equal(a.banner.code, 220);
+    assert.equal(b.banner.code, 220);
+    a.client.end();
+    b.client.end();
+  } finally {
+    await trusted.stop();
+  }
+});
+
+test('MAX_CONNECTIONS_PER_POD holds across workers, even for trusted networks', async () => {
+  const pod = await startGateway({ env: { MAX_CONNECTIONS_PER_POD: '2', TRUSTED_NETWORKS: '127.0.0.0/8' } });
+  try {
+    const a = await SmtpTestClient.connect(pod.smtpPort);
+    const b = await SmtpTestClient.connect(pod.smtpPort);
+    const c = await SmtpTestClient.connect(pod.smtpPort);
+    assert.equal(a.banner.code, 220);
+    assert.equal(b.banner.code, 220);
+    assert.equal(c.banner.text, '421 4.7.0 Too many connections to this server, try again later');
+    a.client.end();
+    b.client.end();
+  } finally {
+    await pod.stop();
+  }
+});
