@@ -1,0 +1,301 @@
+/**
+ * One scenario against one server (gateway or reference), start to stop, under a hard
+ * cap: start the server tree, fork the generator(s), warm up, (hold sessions), measure
+ * with CPU/RSS sampling of the server tree and /metrics polling, (half-rate phase),
+ * stop everything.
+ */
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GeneratorProc } from './generator-proc.ts';
+import type { HoldResult, RunResult, RunSpec, Target } from './load-generator.ts';
+import { cpuSeconds, machineCpuSeconds, TreeSampler, treePids, waitForQuiet } from './proc-stats.ts';
+import type { Scenario } from './scenarios.ts';
+import {
+  setUpstreamLatency,
+  startGateway,
+  startReference,
+  type CertPaths,
+  type ServerTree,
+} from './servers.ts';
+import { MiB, percentiles, type Percentiles } from './stats.ts';
+
+export interface GatewaySettings {
+  workers: number;
+  sched: 'rr' | 'none';
+  /** Extra env for the gateway tree (NODE_OPTIONS=--cpu-prof ...). */
+  env?: Record<string, string>;
+  sandboxEnv?: Record<string, string>;
+}
+
+export interface PhaseResult {
+  messages: number;
+  seconds: number;
+  msgPerSec: number;
+  latency: Percentiles;
+  /** Latency samples (ms), kept for the chart. */
+  latencySamples: number[];
+  connections: number;
+  newConnPerSec: number;
+  banner: Percentiles;
+  errors: number;
+  errorSamples: string[];
+  generatorCpuPct: number;
+  timedOut: boolean;
+}
+
+export interface Measurement {
+  scenario: string;
+  server: 'gateway' | 'reference';
+  settings: string;
+  peak?: PhaseResult;
+  cpuSecPer1000?: number;
+  /** Server tree CPU during the peak run, in cores (1 = one core busy). */
+  serverCores?: number;
+  /** Other processes on the machine during the peak run, in cores (neither server nor generator). */
+  othersCores?: number;
+  /** Busy cores of the machine just before the measurement (after waiting for quiet). */
+  busyBefore?: number;
+  peakRssMiB?: number;
+  half?: PhaseResult & { ratePerSec: number };
+  hold?: {
+    held: number;
+    failed: number;
+    openSeconds: number;
+    banner: Percentiles;
+    rssBeforeMiB: number;
+    rssHeldMiB: number;
+    kibPerSession: number;
+    probeBanner: Percentiles;
+    errorSamples: string[];
+  };
+  metrics?: { polls: number; failures: number; latency: Percentiles };
+  /** Measurements made (a run disturbed by other processes on the machine is repeated). */
+  attempts?: number;
+  gatewayLogLines?: number;
+  gatewayLogSamples?: string[];
+  failure?: string;
+}
+
+export interface MeasureContext {
+  dataDir: string;
+  cert: CertPaths;
+  sources: string[];
+  gateway: GatewaySettings;
+  /** Half of the gateway's peak msg/s for this scenario, when already measured. */
+  halfRate?: number;
+  /** Called with the primary pid once the gateway is up (profiling maps pids to roles). */
+  onGateway?: (tree: ServerTree) => void;
+}
+
+const USER = { user: 'demo@cakemail.test', pass: 'demo-password', from: 'demo@cakemail.test' };
+
+function phase(r: RunResult): PhaseResult {
+  const seconds = r.elapsedMs / 1000;
+  return {
+    messages: r.messages,
+    seconds,
+    msgPerSec: r.messages / seconds,
+    latency: percentiles(r.latencyMs),
+    latencySamples: r.latencyMs,
+    connections: r.connections,
+    newConnPerSec: r.connections / seconds,
+    banner: percentiles(r.bannerMs),
+    errors: r.errors,
+    errorSamples: r.errorSamples,
+    generatorCpuPct: (r.cpuMs / r.elapsedMs) * 100,
+    timedOut: r.timedOut,
+  };
+}
+
+/** GET /metrics every 100 ms (start to start) until stopped; durations in ms. */
+function pollMetrics(httpPort: number): { stop(): Promise<Measurement['metrics']> } {
+  const durations: number[] = [];
+  let failures = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        await res.text();
+        if (!res.ok) failures++;
+        else durations.push(performance.now() - t0);
+      } catch {
+        failures++;
+      }
+      const wait = 100 - (performance.now() - t0);
+      if (wait > 0) await sleep(wait);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { polls: durations.length + failures, failures, latency: percentiles(durations) };
+    },
+  };
+}
+
+export async function measure(
+  s: Scenario,
+  server: 'gateway' | 'reference',
+  ctx: MeasureContext,
+): Promise<Measurement> {
+  const settings =
+    server === 'gateway' ? `${ctx.gateway.workers} worker(s), sched ${ctx.gateway.sched}` : '1 process';
+  const m: Measurement = { scenario: s.id, server, settings };
+  const fds = (s.hold?.count ?? 0) + s.load.sessions + 2048;
+  const cleanup: Array<() => Promise<void> | void> = [];
+  m.busyBefore = await waitForQuiet(0.3, 60_000);
+  let capTimer: NodeJS.Timeout | undefined;
+  const capped = new Promise<never>((_, reject) => {
+    capTimer = setTimeout(() => reject(new Error(`hard cap of ${s.capMs / 1000} s reached`)), s.capMs);
+  });
+  const work = async () => {
+    const tree =
+      server === 'gateway'
+        ? await startGateway({
+            dataDir: join(ctx.dataDir, `${s.id}-gateway-${Date.now()}`),
+            cert: ctx.cert,
+            workers: ctx.gateway.workers,
+            sched: ctx.gateway.sched,
+            fds,
+            ...(ctx.gateway.env ? { env: ctx.gateway.env } : {}),
+            ...(ctx.gateway.sandboxEnv ? { sandboxEnv: ctx.gateway.sandboxEnv } : {}),
+          })
+        : await startReference(ctx.cert, s.upstreamLatencyMs ?? 0, fds);
+    cleanup.push(() => tree.stop());
+    if (server === 'gateway') ctx.onGateway?.(tree);
+    if (tree.sandboxUrl && s.upstreamLatencyMs)
+      await setUpstreamLatency(tree.sandboxUrl, s.upstreamLatencyMs);
+    const target: Target = { host: '127.0.0.1', port: tree.smtpPort, sources: ctx.sources, ...USER };
+    const gen = await GeneratorProc.start(s.load.sessions + 1024);
+    cleanup.unshift(() => gen.stop());
+    const spec = (tag: string, over: Partial<RunSpec> = {}): RunSpec => ({
+      ...target,
+      ...s.load,
+      tag,
+      ...over,
+    });
+    const run = (r: RunSpec) =>
+      gen
+        .request<{ result: RunResult }>({ type: 'run', spec: r }, 'result', r.durationMs + 30_000)
+        .then((x) => x.result);
+
+    const sampler = new TreeSampler(tree.roots);
+    sampler.start();
+    cleanup.unshift(() => void sampler.stop());
+    await run(spec(`${s.id}-warm-${Date.now()}`, s.warmup));
+
+    let holder: GeneratorProc | undefined;
+    if (s.hold) {
+      holder = await GeneratorProc.start(s.hold.count + 1024);
+      cleanup.unshift(() => holder!.stop());
+      const before = sampler.sample();
+      const held = await holder.request<{ result: HoldResult }>(
+        { type: 'hold', spec: { ...target, ...s.hold } },
+        'held',
+        s.hold.timeoutMs + 30_000,
+      );
+      await sleep(1000); // let allocations settle before reading RSS
+      const after = sampler.sample();
+      const n = Math.max(1, held.result.held);
+      m.hold = {
+        held: held.result.held,
+        failed: held.result.failed,
+        openSeconds: held.result.elapsedMs / 1000,
+        banner: percentiles(held.result.bannerMs),
+        rssBeforeMiB: before / MiB,
+        rssHeldMiB: after / MiB,
+        kibPerSession: (after - before) / 1024 / n,
+        probeBanner: percentiles([]),
+        errorSamples: held.result.errorSamples,
+      };
+    }
+
+    const poller =
+      server === 'gateway' && s.pollMetrics && tree.httpPort ? pollMetrics(tree.httpPort) : undefined;
+    const probe = holder?.request<{ bannerMs: number[] }>(
+      { type: 'probe', target, durationMs: s.load.durationMs, everyMs: 50 },
+      'probed',
+      s.load.durationMs + 30_000,
+    );
+    const genPids = [gen.pid, ...(holder ? [holder.pid] : [])];
+    const pids = treePids(tree.roots);
+    const cpu0 = cpuSeconds(pids);
+    const gen0 = cpuSeconds(genPids);
+    const machine0 = machineCpuSeconds();
+    const t0 = performance.now();
+    const peak = phase(await run(spec(`${s.id}-peak-${Date.now()}`)));
+    const cpu = cpuSeconds(treePids(tree.roots)) - cpu0;
+    const genCpu = cpuSeconds(genPids) - gen0;
+    const machine = machineCpuSeconds().busy - machine0.busy;
+    const wall = (performance.now() - t0) / 1000;
+    m.peak = peak;
+    m.cpuSecPer1000 = peak.messages > 0 ? (cpu / peak.messages) * 1000 : NaN;
+    m.serverCores = cpu / wall;
+    m.othersCores = Math.max(0, (machine - cpu - genCpu) / wall);
+    if (poller) m.metrics = await poller.stop();
+    if (probe && m.hold) m.hold.probeBanner = percentiles((await probe).bannerMs);
+    if (holder) {
+      const released = await holder.request<{ stillOpen: number }>({ type: 'release' }, 'released', 30_000);
+      m.hold!.held = Math.min(m.hold!.held, released.stillOpen);
+    }
+
+    if (s.halfRatePhase) {
+      const rate = ctx.halfRate ?? (server === 'gateway' ? peak.msgPerSec / 2 : 0);
+      if (rate > 0) {
+        const durationMs = Math.min(s.load.durationMs, 10_000);
+        const half = phase(await run(spec(`${s.id}-half-${Date.now()}`, { ratePerSec: rate, durationMs })));
+        m.half = { ...half, ratePerSec: rate };
+      }
+    }
+    m.peakRssMiB = sampler.stop().peakRss / MiB;
+    if (tree.logs) {
+      m.gatewayLogLines = tree.logs.lines;
+      m.gatewayLogSamples = tree.logs.samples;
+    }
+  };
+  try {
+    await Promise.race([work(), capped]);
+  } catch (err) {
+    m.failure = (err as Error).message.split('\n')[0];
+  } finally {
+    clearTimeout(capTimer);
+    for (const c of cleanup) {
+      try {
+        await c();
+      } catch {
+        // best effort: the next scenario starts on fresh processes anyway
+      }
+    }
+  }
+  return m;
+}
+
+/** Other processes above this many cores during the peak run make a measurement "disturbed". */
+export const DISTURBED_CORES = 0.3;
+
+/**
+ * measure(), repeated (up to `tries` times) while other processes on the machine took
+ * more than DISTURBED_CORES during the peak run; keeps the least disturbed attempt.
+ */
+export async function measureStable(
+  s: Scenario,
+  server: 'gateway' | 'reference',
+  ctx: MeasureContext,
+  tries = 3,
+): Promise<Measurement> {
+  let best: Measurement | undefined;
+  let attempts = 0;
+  while (attempts < tries) {
+    const m = await measure(s, server, ctx);
+    attempts++;
+    if (!best || (m.peak && (!best.peak || (m.othersCores ?? 0) < (best.othersCores ?? 0)))) best = m;
+    if (m.failure || (m.othersCores ?? 0) <= DISTURBED_CORES) break;
+  }
+  return { ...best!, attempts };
+}

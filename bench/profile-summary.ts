@@ -1,0 +1,195 @@
+/**
+ * Summarises V8 .cpuprofile files (node --cpu-prof): self time per function and per
+ * module (our src/ files, each npm package, node internals, GC/idle/program), and
+ * total (inclusive) time of our own functions, so "what costs what" can be read.
+ *
+ * CLI: `node bench/profile-summary.ts <dir-or-files...> [--top 25]`
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface FunctionCost {
+  name: string;
+  where: string;
+  module: string;
+  ms: number;
+  pct: number;
+}
+
+export interface ProfileSummary {
+  files: number;
+  /** Sampled wall time (µs deltas summed), ms. */
+  totalMs: number;
+  /** Time not idle, ms. */
+  busyMs: number;
+  topSelf: FunctionCost[];
+  byModule: Array<{ module: string; ms: number; pct: number }>;
+  /** Inclusive time of functions in our own src/, busy share. */
+  ownTotal: FunctionCost[];
+}
+
+const REPO = new URL('../', import.meta.url).pathname;
+
+/** Which bucket a frame's code belongs to: src/<file>, a package, node:<module>, or a V8 pseudo-frame. */
+export function moduleOf(frame: CallFrame): string {
+  const url = frame.url;
+  if (!url) {
+    const n = frame.functionName;
+    if (n === '(idle)' || n === '(garbage collector)' || n === '(program)' || n === '(root)') return n;
+    return '(native)';
+  }
+  if (url.startsWith('node:')) return url;
+  const path = url.startsWith('file://') ? decodeURIComponent(new URL(url).pathname) : url;
+  const nm = path.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = path.slice(nm + '/node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  return path.startsWith(REPO) ? relative(REPO, path) : path;
+}
+
+function whereOf(frame: CallFrame): string {
+  const m = moduleOf(frame);
+  return frame.url ? `${m}:${frame.lineNumber + 1}` : m;
+}
+
+function listProfiles(inputs: string[]): string[] {
+  const out: string[] = [];
+  for (const p of inputs) {
+    if (statSync(p).isDirectory()) {
+      for (const f of readdirSync(p)) if (f.endsWith('.cpuprofile')) out.push(join(p, f));
+    } else out.push(p);
+  }
+  return out;
+}
+
+export function summarise(inputs: string[], top = 25): ProfileSummary {
+  const files = listProfiles(inputs);
+  const self = new Map<string, { name: string; where: string; module: string; us: number }>();
+  const inclusive = new Map<string, { name: string; where: string; module: string; us: number }>();
+  const modules = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const file of files) {
+    const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const byId = new Map(prof.nodes.map((n) => [n.id, n] as const));
+    const parent = new Map<number, number>();
+    for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    for (let i = 0; i < prof.samples.length; i++) {
+      const node = byId.get(prof.samples[i]!);
+      const dt = prof.timeDeltas[i] ?? 0;
+      if (!node || dt <= 0) continue;
+      total += dt;
+      const f = node.callFrame;
+      const mod = moduleOf(f);
+      if (mod === '(idle)') {
+        idle += dt;
+        continue;
+      }
+      modules.set(mod, (modules.get(mod) ?? 0) + dt);
+      const key = `${f.functionName}|${f.url}|${f.lineNumber}`;
+      const s = self.get(key) ?? {
+        name: f.functionName || '(anonymous)',
+        where: whereOf(f),
+        module: mod,
+        us: 0,
+      };
+      s.us += dt;
+      self.set(key, s);
+      // Inclusive time of our own functions: each distinct frame on the stack once.
+      const seen = new Set<string>();
+      for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+        const cf = byId.get(id)!.callFrame;
+        if (!cf.url.includes('/src/') || cf.url.includes('/node_modules/')) continue;
+        const k = `${cf.functionName}|${cf.url}|${cf.lineNumber}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        const e = inclusive.get(k) ?? {
+          name: cf.functionName || '(anonymous)',
+          where: whereOf(cf),
+          module: moduleOf(cf),
+          us: 0,
+        };
+        e.us += dt;
+        inclusive.set(k, e);
+      }
+    }
+  }
+  const busy = total - idle;
+  const cost = (e: { name: string; where: string; module: string; us: number }): FunctionCost => ({
+    name: e.name,
+    where: e.where,
+    module: e.module,
+    ms: e.us / 1000,
+    pct: busy > 0 ? (e.us / busy) * 100 : 0,
+  });
+  return {
+    files: files.length,
+    totalMs: total / 1000,
+    busyMs: busy / 1000,
+    topSelf: [...self.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map(cost),
+    byModule: [...modules.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([module, us]) => ({ module, ms: us / 1000, pct: busy > 0 ? (us / busy) * 100 : 0 })),
+    ownTotal: [...inclusive.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
+      .map(cost),
+  };
+}
+
+export function summaryMarkdown(s: ProfileSummary, heading: string, top = 15): string {
+  const f = (n: number) => n.toFixed(1);
+  const lines = [
+    `**${heading}** — ${s.files} profile(s), ${f(s.busyMs / 1000)} s busy of ${f(s.totalMs / 1000)} s sampled`,
+    '',
+    '| self time: function | where | ms | % of busy |',
+    '|---|---|---:|---:|',
+    ...s.topSelf.slice(0, top).map((c) => `| \`${c.name}\` | ${c.where} | ${f(c.ms)} | ${f(c.pct)} |`),
+    '',
+    '| self time by module | ms | % of busy |',
+    '|---|---:|---:|',
+    ...s.byModule.slice(0, top).map((m) => `| ${m.module} | ${f(m.ms)} | ${f(m.pct)} |`),
+    '',
+    '| total (inclusive) time: our function | where | ms | % of busy |',
+    '|---|---|---:|---:|',
+    ...s.ownTotal.slice(0, top).map((c) => `| \`${c.name}\` | ${c.where} | ${f(c.ms)} | ${f(c.pct)} |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const topAt = args.indexOf('--top');
+  const top = topAt >= 0 ? Number(args[topAt + 1]) : 25;
+  const inputs = args.filter((_, i) => topAt < 0 || (i !== topAt && i !== topAt + 1));
+  if (inputs.length === 0) {
+    process.stderr.write('usage: node bench/profile-summary.ts <dir-or-.cpuprofile...> [--top 25]\n');
+    process.exit(2);
+  }
+  process.stdout.write(summaryMarkdown(summarise(inputs, top), inputs.join(', '), top));
+}

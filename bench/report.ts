@@ -1,0 +1,285 @@
+/**
+ * What a benchmark run prints and writes: one line per scenario and server, the
+ * targets of the issue with a verdict, and the generated section of docs/benchmarks.md
+ * (between markers, so the hand-written analysis around it survives a re-run).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Measurement } from './measure.ts';
+import type { ProfileSummary } from './profile-summary.ts';
+import { summaryMarkdown } from './profile-summary.ts';
+import type { Scenario } from './scenarios.ts';
+
+export interface ScenarioRun {
+  scenario: Pick<Scenario, 'id' | 'title'>;
+  gateway?: Measurement;
+  reference?: Measurement;
+}
+
+export interface MatrixRun {
+  sched: 'rr' | 'none';
+  workers: number;
+  results: Measurement[];
+}
+
+export interface ProfileRun {
+  label: string;
+  byRole: Array<{ role: string; summary: ProfileSummary }>;
+}
+
+export interface BenchData {
+  date: string;
+  command: string;
+  quick: boolean;
+  machine: string;
+  gatewaySettings: string;
+  runs: ScenarioRun[];
+  matrix: MatrixRun[];
+  profiles: ProfileRun[];
+}
+
+const f0 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(0));
+const f1 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(1));
+const f2 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(2));
+const pct = (n: number | undefined) =>
+  n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(0)} %`;
+
+export function ratio(run: ScenarioRun): number | undefined {
+  const g = run.gateway?.peak?.msgPerSec;
+  const r = run.reference?.peak?.msgPerSec;
+  return g !== undefined && r ? g / r : undefined;
+}
+
+export function oneLine(m: Measurement, reference?: Measurement): string {
+  if (m.failure && !m.peak) return `(${m.scenario}) ${m.server} [${m.settings}]: FAILED — ${m.failure}`;
+  const p = m.peak!;
+  const parts = [
+    `(${m.scenario}) ${m.server} [${m.settings}]: ${f0(p.msgPerSec)} msg/s`,
+    reference?.peak
+      ? `(${pct(p.msgPerSec / reference.peak.msgPerSec)} of reference ${f0(reference.peak.msgPerSec)})`
+      : '',
+    `latency p50 ${f2(p.latency.p50)} / p99 ${f2(p.latency.p99)} ms`,
+    `new conn ${f1(p.newConnPerSec)}/s`,
+    `banner p50 ${f0(p.banner.p50)} / p99 ${f0(p.banner.p99)} ms`,
+    `${f2(m.cpuSecPer1000)} CPU s/1000 msg (server ${f2(m.serverCores)} cores, others ${f2(m.othersCores)})`,
+    `peak RSS ${f0(m.peakRssMiB)} MiB`,
+    `generator ${f0(p.generatorCpuPct)} % CPU`,
+    p.errors ? `${p.errors} errors (${p.errorSamples.slice(0, 2).join('; ')})` : '0 errors',
+  ];
+  if (m.half) parts.push(`| at ${f0(m.half.ratePerSec)} msg/s: p99 ${f2(m.half.latency.p99)} ms`);
+  if (m.hold)
+    parts.push(
+      `| held ${m.hold.held} sessions (${m.hold.failed} failed), ${f1(m.hold.kibPerSession)} KiB/session, banner p99 ${f0(m.hold.banner.p99)} ms (probe during load p99 ${f0(m.hold.probeBanner.p99)} ms)`,
+    );
+  if (m.metrics) parts.push(`| /metrics p99 ${f1(m.metrics.latency.p99)} ms (${m.metrics.failures} failed)`);
+  if ((m.attempts ?? 1) > 1) parts.push(`| ${m.attempts} attempts (machine shared)`);
+  if (m.failure) parts.push(`| ${m.failure}`);
+  return parts.filter(Boolean).join(', ').replace(/, \|/g, ' |');
+}
+
+export interface TargetRow {
+  target: string;
+  measured: string;
+  ok: boolean | undefined;
+}
+
+export function evaluateTargets(data: BenchData): TargetRow[] {
+  const run = (id: string) => data.runs.find((r) => r.scenario.id === id);
+  const rows: TargetRow[] = [];
+  const a = run('a');
+  const b = run('b');
+  const e = run('e');
+  const f = run('f');
+  if (a) {
+    const r = ratio(a);
+    rows.push({
+      target: '(a) msg/s ≥ 50 % of the reference',
+      measured: pct(r),
+      ok: r === undefined ? undefined : r >= 0.5,
+    });
+  }
+  if (b) {
+    const r = ratio(b);
+    rows.push({
+      target: '(b) msg/s ≥ 70 % of the reference',
+      measured: pct(r),
+      ok: r === undefined ? undefined : r >= 0.7,
+    });
+  }
+  if (a?.gateway?.half && a.reference?.half) {
+    const added = a.gateway.half.latency.p99 - a.reference.half.latency.p99;
+    rows.push({
+      target: `(a) p99 added latency ≤ 5 ms at half the peak rate (${f0(a.gateway.half.ratePerSec)} msg/s; gateway p99 − reference p99)`,
+      measured: `${f2(added)} ms (${f2(a.gateway.half.latency.p99)} − ${f2(a.reference.half.latency.p99)})`,
+      ok: added <= 5,
+    });
+  }
+  if (f?.gateway?.half) {
+    const added = f.gateway.half.latency.p99 - 50;
+    rows.push({
+      target: `(f) p99 added latency ≤ 5 ms at half the peak rate (${f0(f.gateway.half.ratePerSec)} msg/s; p99 − 50 ms upstream)`,
+      measured: `${f2(added)} ms`,
+      ok: added <= 5,
+    });
+  }
+  if (e?.gateway?.hold) {
+    const h = e.gateway.hold;
+    const rss = e.gateway.peakRssMiB ?? NaN;
+    rows.push({
+      target: '(e) 10,000 sessions held, whole tree < 1 GiB RSS',
+      measured: `${h.held} held, peak ${f0(rss)} MiB`,
+      ok: h.held >= 10_000 && rss < 1024,
+    });
+    const p99 = Math.max(h.banner.p99, Number.isFinite(h.probeBanner.p99) ? h.probeBanner.p99 : 0);
+    rows.push({
+      target: '(e) time to banner p99 < 250 ms',
+      measured: `${f0(h.banner.p99)} ms while opening, ${f0(h.probeBanner.p99)} ms during (a)`,
+      ok: p99 < 250,
+    });
+  }
+  if (a?.gateway?.metrics) {
+    const p99 = a.gateway.metrics.latency.p99;
+    rows.push({ target: '/metrics p99 < 50 ms during (a)', measured: `${f1(p99)} ms`, ok: p99 < 50 });
+  }
+  return rows;
+}
+
+function scenarioTable(data: BenchData): string[] {
+  const lines = [
+    '| scenario | server | msg/s | gateway / reference | latency p50 / p99 ms | new conn/s | banner p50 / p99 ms | CPU s / 1,000 msg | server cores | peak RSS MiB | generator CPU | other load (cores) | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const run of data.runs) {
+    for (const m of [run.reference, run.gateway]) {
+      if (!m) continue;
+      const p = m.peak;
+      lines.push(
+        `| (${run.scenario.id}) ${run.scenario.title} | ${m.server} | ${f0(p?.msgPerSec)} | ${m.server === 'gateway' ? pct(ratio(run)) : ''} | ${f2(p?.latency.p50)} / ${f2(p?.latency.p99)} | ${f1(p?.newConnPerSec)} | ${f0(p?.banner.p50)} / ${f0(p?.banner.p99)} | ${f2(m.cpuSecPer1000)} | ${f0(m.peakRssMiB)} | ${f0(p?.generatorCpuPct)} % | ${p ? p.errors : (m.failure ?? '–')} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+export function renderSection(data: BenchData): string {
+  const out: string[] = [
+    `_Generated by \`${data.command}\` on ${data.date}${data.quick ? ' (--quick: small counts, indicative only)' : ''}._`,
+    `Machine: ${data.machine}. Gateway: ${data.gatewaySettings}, LOG_LEVEL=warn, sandbox upstream in fast mode (no outbox files).`,
+    'Server CPU and RSS are summed over the whole server process tree (gateway primary + workers + sandbox; the reference is one process).',
+    '',
+    '### Targets',
+    '',
+    '| target | measured | verdict |',
+    '|---|---|---|',
+    ...evaluateTargets(data).map(
+      (t) => `| ${t.target} | ${t.measured} | ${t.ok === undefined ? '–' : t.ok ? 'met' : '**missed**'} |`,
+    ),
+    '',
+    '### Scenarios',
+    '',
+    ...scenarioTable(data),
+    '',
+    '![End-of-DATA latency percentiles, gateway vs reference](benchmarks-latency.svg)',
+    '',
+  ];
+  const halves = data.runs.filter((r) => r.gateway?.half || r.reference?.half);
+  if (halves.length) {
+    out.push(
+      "### Latency at half the gateway's peak rate",
+      '',
+      '| scenario | offered msg/s | server | achieved msg/s | p50 ms | p99 ms | p99.9 ms |',
+      '|---|---:|---|---:|---:|---:|---:|',
+    );
+    for (const r of halves)
+      for (const m of [r.reference, r.gateway])
+        if (m?.half)
+          out.push(
+            `| (${r.scenario.id}) | ${f0(m.half.ratePerSec)} | ${m.server} | ${f0(m.half.msgPerSec)} | ${f2(m.half.latency.p50)} | ${f2(m.half.latency.p99)} | ${f2(m.half.latency.p999)} |`,
+          );
+    out.push('');
+  }
+  const holds = data.runs.filter((r) => r.gateway?.hold || r.reference?.hold);
+  if (holds.length) {
+    out.push(
+      '### Held sessions (e)',
+      '',
+      '| server | held | failed | opening took s | banner p50 / p99 ms (opening) | banner p50 / p99 ms (new connections during the load) | tree RSS before / held MiB | KiB per session |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const r of holds)
+      for (const m of [r.reference, r.gateway])
+        if (m?.hold) {
+          const h = m.hold;
+          out.push(
+            `| ${m.server} | ${h.held} | ${h.failed} | ${f1(h.openSeconds)} | ${f0(h.banner.p50)} / ${f0(h.banner.p99)} | ${f0(h.probeBanner.p50)} / ${f0(h.probeBanner.p99)} | ${f0(h.rssBeforeMiB)} / ${f0(h.rssHeldMiB)} | ${f1(h.kibPerSession)} |`,
+          );
+        }
+    out.push('');
+  }
+  const polled = data.runs.filter((r) => r.gateway?.metrics);
+  if (polled.length) {
+    out.push(
+      '### /metrics during the load (polled every 100 ms)',
+      '',
+      '| scenario | scrapes | failed | p50 ms | p99 ms | max ms |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
+    for (const r of polled) {
+      const x = r.gateway!.metrics!;
+      out.push(
+        `| (${r.scenario.id}) | ${x.polls} | ${x.failures} | ${f1(x.latency.p50)} | ${f1(x.latency.p99)} | ${f1(x.latency.max)} |`,
+      );
+    }
+    out.push('');
+  }
+  if (data.matrix.length) {
+    out.push(
+      '### Scheduling policy and worker count (gateway only)',
+      '',
+      '| NODE_CLUSTER_SCHED_POLICY | SMTP_WORKERS | (a) msg/s | (a) p99 ms | (a) CPU s/1,000 | (b) msg/s | (b) new conn/s | (b) banner p50 / p99 ms | (b) CPU s/1,000 |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const x of data.matrix) {
+      const a = x.results.find((m) => m.scenario === 'a');
+      const b = x.results.find((m) => m.scenario === 'b');
+      out.push(
+        `| ${x.sched} | ${x.workers} | ${f0(a?.peak?.msgPerSec)} | ${f2(a?.peak?.latency.p99)} | ${f2(a?.cpuSecPer1000)} | ${f0(b?.peak?.msgPerSec)} | ${f1(b?.peak?.newConnPerSec)} | ${f0(b?.peak?.banner.p50)} / ${f0(b?.peak?.banner.p99)} | ${f2(b?.cpuSecPer1000)} |`,
+      );
+    }
+    out.push('');
+  }
+  for (const p of data.profiles) {
+    out.push(`### CPU profile: ${p.label}`, '');
+    for (const r of p.byRole) out.push(summaryMarkdown(r.summary, r.role, 12));
+  }
+  const notes = data.runs
+    .flatMap((r) => [r.gateway, r.reference])
+    .filter((m) => m?.failure || (m?.gatewayLogLines ?? 0) > 0);
+  if (notes.length) {
+    out.push('### Notes from the run', '');
+    for (const m of notes)
+      out.push(
+        `- (${m!.scenario}) ${m!.server}: ${m!.failure ?? ''}${m!.gatewayLogLines ? ` ${m!.gatewayLogLines} gateway log lines at warn+ (${m!.gatewayLogSamples?.join('; ')})` : ''}`,
+      );
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+export const BEGIN = '<!-- bench:begin (generated by bench/run.ts; edit outside these markers) -->';
+export const END = '<!-- bench:end -->';
+
+/** Replaces the generated section of the doc (or creates the doc around it). */
+export async function updateDoc(path: string, section: string): Promise<void> {
+  let doc: string;
+  try {
+    doc = await readFile(path, 'utf8');
+  } catch {
+    doc = `# Benchmarks\n\nRun: \`npm run bench\` (full, ~10 min) or \`node bench/run.ts --quick --scenario a\`.\n\n## Results\n\n${BEGIN}\n${END}\n`;
+  }
+  const i = doc.indexOf(BEGIN);
+  const j = doc.indexOf(END);
+  const block = `${BEGIN}\n${section}\n${END}`;
+  doc =
+    i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + END.length) : `${doc.trimEnd()}\n\n${block}\n`;
+  await writeFile(path, doc);
+}

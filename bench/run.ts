@@ -1,0 +1,186 @@
+/**
+ * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
+ * [--sched rr|none] [--write|--no-write]`
+ *
+ * Scenarios a–f run against the gateway and then the reference with the same client
+ * settings; `sched` compares NODE_CLUSTER_SCHED_POLICY rr/none × SMTP_WORKERS 1/2 on
+ * (a) and (b); `profile` runs (a) and (b) with --cpu-prof on the gateway tree and
+ * summarises the profiles. Default: everything. The load stays on loopback; every
+ * scenario has a hard cap. Writes docs/benchmarks.md (generated section) and
+ * docs/benchmarks-latency.svg on a full run of everything, or with --write.
+ */
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { latencyChart, type ChartRow } from './chart.ts';
+import { HARD_FD_LIMIT, SOFT_FD_LIMIT } from './fd-limit.ts';
+import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
+import { summarise } from './profile-summary.ts';
+import {
+  oneLine,
+  renderSection,
+  updateDoc,
+  evaluateTargets,
+  type BenchData,
+  type ProfileRun,
+} from './report.ts';
+import { matrixScenarios, scenarios } from './scenarios.ts';
+import { makeCertificate, REPO } from './servers.ts';
+
+const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'sched', 'profile'];
+
+function parseArgs(argv: string[]) {
+  const opts = {
+    quick: false,
+    selected: ALL,
+    workers: 2,
+    sched: 'rr' as 'rr' | 'none',
+    write: undefined as boolean | undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--scenario')
+      opts.selected = value()
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean);
+    else if (a === '--workers') opts.workers = Number(value());
+    else if (a === '--sched') opts.sched = value() === 'none' ? 'none' : 'rr';
+    else if (a === '--write') opts.write = true;
+    else if (a === '--no-write') opts.write = false;
+    else throw new Error(`unknown option ${a}`);
+  }
+  const unknown = opts.selected.filter((s) => !ALL.includes(s));
+  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
+  return opts;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const dataDir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
+  const cert = await makeCertificate(join(dataDir, 'tls'));
+  // 127.0.0.0/8 is all loopback on Linux: 40 source addresses, 28k ephemeral ports each.
+  const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
+  const gateway: GatewaySettings = { workers: opts.workers, sched: opts.sched };
+  const base: MeasureContext = { dataDir, cert, sources, gateway };
+  const data: BenchData = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    command: `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    quick: opts.quick,
+    machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, open files ${SOFT_FD_LIMIT}/${HARD_FD_LIMIT}, generator on the same cores`,
+    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}`,
+    runs: [],
+    matrix: [],
+    profiles: [],
+  };
+  console.log(`bench: data in ${dataDir}; ${data.machine}`);
+
+  for (const s of scenarios(opts.quick).filter((x) => opts.selected.includes(x.id))) {
+    console.log(`\n(${s.id}) ${s.title}`);
+    const g = await measureStable(s, 'gateway', base);
+    console.log('  ' + oneLine(g));
+    const halfRate = g.peak ? g.peak.msgPerSec / 2 : undefined;
+    const r = await measureStable(s, 'reference', { ...base, ...(halfRate ? { halfRate } : {}) });
+    console.log('  ' + oneLine(r));
+    console.log('  ' + oneLine(g, r));
+    data.runs.push({ scenario: { id: s.id, title: s.title }, gateway: g, reference: r });
+  }
+
+  if (opts.selected.includes('sched')) {
+    console.log('\nsched: NODE_CLUSTER_SCHED_POLICY × SMTP_WORKERS on (a) and (b)');
+    for (const sched of ['rr', 'none'] as const)
+      for (const workers of [1, 2]) {
+        const results = [];
+        for (const s of matrixScenarios(opts.quick)) {
+          const m = await measureStable(s, 'gateway', { ...base, gateway: { workers, sched } });
+          console.log('  ' + oneLine(m));
+          results.push(m);
+        }
+        data.matrix.push({ sched, workers, results });
+      }
+  }
+
+  if (opts.selected.includes('profile')) {
+    for (const s of matrixScenarios(opts.quick)) {
+      const dir = join(dataDir, `profile-${s.id}`);
+      await mkdir(dir, { recursive: true });
+      const cpuProf = `--cpu-prof --cpu-prof-dir=${dir}`;
+      const roles = new Map<number, string>();
+      const m = await measure(s, 'gateway', {
+        ...base,
+        gateway: { ...gateway, env: { NODE_OPTIONS: cpuProf }, sandboxEnv: { NODE_OPTIONS: cpuProf } },
+        onGateway: (tree) => {
+          roles.set(tree.primaryPid!, 'primary');
+          roles.set(tree.roots[1]!, 'sandbox');
+        },
+      });
+      console.log(`\nprofile (${s.id}): ` + oneLine(m));
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
+      const groups = new Map<string, string[]>();
+      for (const f of files) {
+        const pid = Number(f.split('.')[3]);
+        const role = roles.get(pid) ?? 'SMTP workers';
+        groups.set(role, [...(groups.get(role) ?? []), join(dir, f)]);
+      }
+      const run: ProfileRun = { label: `(${s.id}) ${s.title}, ${m.settings}`, byRole: [] };
+      for (const role of ['SMTP workers', 'primary', 'sandbox']) {
+        const list = groups.get(role);
+        if (list?.length) run.byRole.push({ role, summary: summarise(list, 25) });
+      }
+      for (const r of run.byRole) {
+        console.log(`  ${r.role}: top self time`);
+        for (const c of r.summary.topSelf.slice(0, 10))
+          console.log(`    ${c.pct.toFixed(1).padStart(5)} %  ${c.name}  ${c.where}`);
+      }
+      data.profiles.push(run);
+      console.log(`  profiles kept in ${dir}`);
+    }
+  }
+
+  console.log('\nTargets:');
+  for (const t of evaluateTargets(data))
+    console.log(`  ${t.ok === undefined ? '?' : t.ok ? 'met   ' : 'MISSED'}  ${t.target}: ${t.measured}`);
+
+  const everything = ALL.every((s) => opts.selected.includes(s)) && !opts.quick;
+  const json = join(dataDir, 'results.json');
+  await writeFile(
+    json,
+    JSON.stringify(data, (k, v: unknown) => (k === 'latencySamples' ? undefined : v), 2),
+  );
+  if (opts.write ?? everything) {
+    const rows: ChartRow[] = [];
+    for (const r of data.runs) {
+      for (const m of [r.reference, r.gateway])
+        if (m?.peak) rows.push({ label: `(${r.scenario.id}) peak`, server: m.server, p: m.peak.latency });
+      for (const m of [r.reference, r.gateway])
+        if (m?.half)
+          rows.push({
+            label: `(${r.scenario.id}) at ${m.half.ratePerSec.toFixed(0)} msg/s`,
+            server: m.server,
+            p: m.half.latency,
+          });
+    }
+    await writeFile(
+      join(REPO, 'docs/benchmarks-latency.svg'),
+      latencyChart(rows, 'End-of-DATA latency, gateway vs reference'),
+    );
+    await updateDoc(join(REPO, 'docs/benchmarks.md'), renderSection(data));
+    console.log('\nwrote docs/benchmarks.md and docs/benchmarks-latency.svg');
+  }
+  console.log(`results: ${json}; took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err.stack ?? err.message);
+    process.exit(1);
+  },
+);
