@@ -89,6 +89,52 @@ test('submitStatus rejected → 554 5.6.0 naming the recipient; nothing in the o
   assert.deepEqual(e.sb.outbox(), []);
 });
 
+test('422 from the API → 554 5.6.0 naming the recipient, not retried', async () => {
+  e.sb.setFaults({ status: 422, endpoints: ['emails'] });
+  const reply = await sendOnce(e.gw.smtpPort, ['invalid@example.com'], simple('unprocessable'));
+  assert.match(reply.text, /^554 5\.6\.0 Cakemail refused the message for invalid@example\.com: /);
+  assert.equal(e.sb.stats().emails, 1);
+  assert.deepEqual(e.sb.outbox(), []);
+});
+
+test('one recipient refused after others accepted → 554 5.6.0 partiallyRejected; the others are sent', async () => {
+  const rcpts = ['pr1@example.com', 'pr2@example.com', 'pr3@example.com'];
+  // The first POST to arrive (whichever recipient it is) is refused.
+  e.sb.setFaults({ submitStatus: 'rejected', remaining: 1 });
+  const reply = await sendOnce(e.gw.smtpPort, rcpts, simple('partially rejected'));
+  const m =
+    /^554 5\.6\.0 Cakemail refused the message for (pr\d@example\.com): .+ \(it accepted 2 of 3 recipients; those are not sent again\)$/.exec(
+      reply.text,
+    );
+  assert.ok(m, reply.text);
+  const sent = (await outboxOf(e.sb, 2)).map((x) => req(x).email).sort();
+  assert.deepEqual(
+    sent,
+    rcpts.filter((r) => r !== m[1]),
+  );
+});
+
+test('X-Account-Id outside the token accounts → 550 5.7.1', async () => {
+  const reply = await sendOnce(
+    e.gw.smtpPort,
+    ['a@example.com'],
+    simple('other account', ['X-Account-Id: 2002']),
+  );
+  assertReply(reply, replyLine('accountNotAllowed', { id: 2002 }));
+  assert.equal(e.sb.stats().emails, 0);
+});
+
+test('401 on send and the refresh refused → 451 4.7.0 session could not be renewed', async () => {
+  const reply = await sendOnce(e.gw.smtpPort, ['a@example.com'], simple('expired'), {
+    // Log in first, then make every API call answer 401.
+    onAuthenticated: () => e.sb.setFaults({ status: 401, endpoints: ['emails', 'token'] }),
+  });
+  assertReply(reply, replyLine('upstreamSessionExpired'));
+  assert.equal(e.sb.stats().refresh, 1, 'one renewal with the refresh token, refused');
+  assert.equal(e.sb.stats().emails, 1, 'no second POST after the refused renewal');
+  assert.deepEqual(e.sb.outbox(), []);
+});
+
 test('unconfirmed envelope sender → 550 5.7.1 naming it; unknown address too', async () => {
   for (const from of ['pending@cakemail.test', 'stranger@example.com']) {
     const reply = await sendOnce(e.gw.smtpPort, ['a@example.com'], simple('who', [], from), { from });

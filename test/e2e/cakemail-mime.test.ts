@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { replyLine } from '../../src/smtp/replies.ts';
-import { assertReply, mime, outboxOf, req, sendOnce, startE2E, type E2E } from '../helpers/sandbox.ts';
+import {
+  assertReply,
+  authedClient,
+  mime,
+  outboxOf,
+  req,
+  sendBytes,
+  sendOnce,
+  startE2E,
+  type E2E,
+} from '../helpers/sandbox.ts';
 
 let e: E2E;
 before(async () => {
@@ -102,6 +112,68 @@ test('Windows-1252 8bit body and Q-encoded subject arrive decoded as UTF-8', asy
   assert.equal(req(entry!).content.subject, 'Prix: 10 € – déjà vu');
   assert.equal(req(entry!).content.text, 'café € “quoted” – naïve');
   assert.equal(req(entry!).content.html, '<p>café € “quoted” – naïve</p>');
+});
+
+// The charsets of test/unit/mail-charsets.test.ts, each end to end once, over the three
+// transfer encodings in turn, all in one SMTP session (one transaction per message).
+const SAMPLES = [
+  { charset: 'ISO-8859-1', bytes: '4772fcdf6520e0206c276869766572', text: "Grüße à l'hiver" },
+  { charset: 'windows-1252', bytes: '636166e9208020937194', text: 'café € “q”' },
+  { charset: 'ISO-2022-JP', bytes: '1b2442467c4b5c386c1b2842', text: '日本語' },
+  { charset: 'Shift_JIS', bytes: '93fa967b8cea8365834c83588367', text: '日本語テキスト' },
+  { charset: 'KOI8-R', bytes: 'f0d2c9d7c5d420cdc9d2', text: 'Привет мир' },
+  { charset: 'UTF-8', bytes: Buffer.from('Zoë ✓ 日本').toString('hex'), text: 'Zoë ✓ 日本' },
+];
+
+function qp(bytes: Buffer): string {
+  return [...bytes]
+    .map((b) =>
+      b >= 0x21 && b <= 0x7e && b !== 0x3d
+        ? String.fromCharCode(b)
+        : `=${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
+}
+
+test('every charset sample travels end to end (subject and body decoded to UTF-8)', async () => {
+  const client = await authedClient(e.gw.smtpPort);
+  const ctes = ['8bit', 'quoted-printable', 'base64'] as const;
+  for (const [i, { charset, bytes }] of SAMPLES.entries()) {
+    const raw = Buffer.from(bytes, 'hex');
+    const cte = ctes[i % ctes.length]!;
+    const body =
+      cte === 'base64'
+        ? raw.toString('base64')
+        : cte === 'quoted-printable'
+          ? qp(raw)
+          : raw.toString('latin1');
+    const msg = mime(
+      [
+        'From: demo@cakemail.test',
+        `Subject: =?${charset}?B?${raw.toString('base64')}?=`,
+        `Content-Type: text/plain; charset="${charset}"`,
+        `Content-Transfer-Encoding: ${cte}`,
+      ],
+      Buffer.from(`${body}\r\n`, 'latin1'),
+    );
+    const reply = await sendBytes(
+      client,
+      'demo@cakemail.test',
+      [`${charset.toLowerCase()}@example.com`],
+      msg,
+    );
+    assert.equal(reply.code, 250, `${charset}: ${reply.text}`);
+  }
+  client.end();
+  const entries = await outboxOf(e.sb, SAMPLES.length);
+  for (const [i, { charset, text }] of SAMPLES.entries()) {
+    const entry = entries.find((x) => req(x).email === `${charset.toLowerCase()}@example.com`);
+    assert.ok(entry, charset);
+    assert.equal(req(entry).content.subject, text, charset);
+    // The line break after base64 data is not content; after 8bit or QP text it is.
+    const eol = ctes[i % ctes.length] === 'base64' ? '' : '\n';
+    assert.equal(req(entry).content.text, `${text}${eol}`, charset);
+  }
 });
 
 test('nested multipart (mixed > alternative + attachments): bodies and every attachment travel', async () => {

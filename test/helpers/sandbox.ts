@@ -163,9 +163,10 @@ export async function sendOnce(
   port: number,
   rcpts: readonly string[],
   raw: Buffer | string,
-  opts: { from?: string; user?: string; pass?: string } = {},
+  opts: { from?: string; user?: string; pass?: string; onAuthenticated?: () => void } = {},
 ): Promise<Reply> {
   const client = await authedClient(port, opts.user, opts.pass);
+  opts.onAuthenticated?.();
   try {
     return await sendBytes(client, opts.from ?? DEMO.user, rcpts, raw);
   } finally {
