@@ -99,14 +99,17 @@ export class StatusSource {
   #history: Counters[] = [];
   #cached: { at: number; snapshot: StatusSnapshot } | undefined;
   #pending: Promise<StatusSnapshot> | undefined;
+  readonly #clock: () => number;
 
-  constructor(deps: StatusDeps) {
+  constructor(deps: StatusDeps, clock: () => number = Date.now) {
     this.#deps = deps;
+    this.#clock = clock;
     this.outbox = deps.sandboxUrl ? new SandboxOutboxTail(deps.sandboxUrl) : undefined;
   }
 
   /** The snapshot, at most CACHE_MS old; concurrent callers share one computation. */
-  get(now = Date.now()): Promise<StatusSnapshot> {
+  get(): Promise<StatusSnapshot> {
+    const now = this.#clock();
     if (this.#cached && now - this.#cached.at < CACHE_MS) return Promise.resolve(this.#cached.snapshot);
     this.#pending ??= this.#compute().finally(() => {
       this.#pending = undefined;
@@ -123,7 +126,7 @@ export class StatusSource {
         (err: Error) => `sandbox outbox unreadable: ${err.message}`,
       ) ?? null,
     ]);
-    const now = Date.now();
+    const now = this.#clock();
     const current = countersOf(values, now);
     this.#history = this.#history.filter((c) => now - c.at <= RATE_WINDOW_MS);
     const base = this.#history[0];
