@@ -82,6 +82,8 @@ export type PrimaryToWorker =
 export type WorkerToPrimary =
   | { type: 'ready'; slot: number; port: number }
   | { type: 'connection.closed'; ip: string }
+  /** Sent once by an exiting worker: its final counts, so totals stay exact across restarts. */
+  | { type: 'metrics.final'; metrics: MetricObjectWithValues<MetricValue<string>>[] }
   | WorkerRequest
   | ResponseMessage;
 

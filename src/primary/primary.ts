@@ -23,6 +23,7 @@ import { ConnectionTable } from './admission.ts';
 import { createHttpApp } from './http/app.ts';
 import { MetricsAggregator } from './http/metrics-aggregator.ts';
 import { MemoryStore } from './pod-state/memory-store.ts';
+import { RedisStore } from './pod-state/redis-store.ts';
 import type { SharedStore } from './pod-state/store.ts';
 import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 import { Supervisor } from './supervisor.ts';
@@ -54,11 +55,17 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     durationMs: config.AUTH_LOCKOUT_DURATION * 1000,
   };
   const memory = new MemoryStore(lockout);
-  memory.onLockout = () => {
+  const onLockout = () => {
     authLockoutsTotal.inc();
     log.warn({ event: 'auth.lockout' }, 'client IP locked out after repeated AUTH failures');
   };
-  const store: SharedStore = memory;
+  memory.onLockout = onLockout;
+  // With REDIS_URL the limits are fleet-wide; the memory store stays as the fallback.
+  const redis = config.REDIS_URL
+    ? new RedisStore({ url: config.REDIS_URL, lockout, fallback: memory, log })
+    : undefined;
+  if (redis) redis.onLockout = onLockout;
+  const store: SharedStore = redis ?? memory;
   const isTrusted = createTrustedNetworks(config.TRUSTED_NETWORKS);
   const table = new ConnectionTable({
     maxPerPod: config.MAX_CONNECTIONS_PER_POD,
@@ -80,9 +87,16 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     },
     config.METRICS_WORKER_TIMEOUT_MS,
   );
-  supervisor.on('message', (from, message) =>
-    handleWorkerMessage({ config, table, store, isTrusted, log }, from, message),
-  );
+  const podState = {
+    config,
+    table,
+    store,
+    isTrusted,
+    log,
+    finalMetrics: (workerId: number, snapshot: Parameters<MetricsAggregator['final']>[1]) =>
+      metrics.final(workerId, snapshot),
+  };
+  supervisor.on('message', (from, message) => handleWorkerMessage(podState, from, message));
   supervisor.on('exit', (w) => {
     table.releaseWorker(w.worker.id);
     metrics.retire(w.worker.id);

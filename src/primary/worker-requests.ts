@@ -17,6 +17,11 @@ export interface PodStateDeps {
   table: ConnectionTable;
   store: SharedStore;
   isTrusted(ip: string): boolean;
+  /** An exiting worker's last counts (kept by the metrics aggregator). */
+  finalMetrics(
+    workerId: number,
+    metrics: Extract<WorkerToPrimary, { type: 'metrics.final' }>['metrics'],
+  ): void;
   log: Logger;
 }
 
@@ -28,6 +33,9 @@ export function handleWorkerMessage(deps: PodStateDeps, from: LiveWorker, messag
       return;
     case 'request':
       respond(from.worker, message.id, answer(deps, from, message));
+      return;
+    case 'metrics.final':
+      deps.finalMetrics(from.worker.id, message.metrics);
       return;
     case 'ready':
     case 'response':

@@ -5,7 +5,7 @@
  */
 import { SMTPServer } from 'smtp-server';
 import type { Config } from '../config/schema.ts';
-import type { PrimaryToWorker } from '../ipc/messages.ts';
+import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import { respond } from '../ipc/channel.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { workerRegistry } from '../metrics/worker-metrics.ts';
@@ -13,6 +13,7 @@ import type { Authenticator, MailPipeline } from './contracts.ts';
 import { PrimaryLink } from './primary-link.ts';
 import { installReplyShim } from './reply-shim.ts';
 import { baseServerOptions } from './server-options.ts';
+import { replyText } from './replies.ts';
 import { createSessionHooks } from './session-hooks.ts';
 import { IpcLedger } from './ipc-ledger.ts';
 
@@ -53,20 +54,57 @@ export function runWorker(): void {
   let side: MailSide | undefined;
   let log: Logger | undefined;
   let shuttingDown = false;
+  let drainTimeoutMs = 30_000;
+  /** Called after each session closes (drainGently watches for the last one). */
+  let sessionClosed = () => {};
 
-  const shutdown = (reason: string) => {
+  const shutdown = (reason: 'stop' | 'rolling' | 'primary gone') => {
     if (shuttingDown) return;
     shuttingDown = true;
     log?.info({ event: 'worker.draining', reason }, 'worker draining');
     const done = () => {
       void side?.close().catch(() => undefined);
       log?.info({ event: 'worker.stopped' }, 'worker stopped');
-      process.exit(0);
+      // Last counts go to the primary so totals stay exact across restarts, then exit.
+      void workerRegistry.getMetricsAsJSON().then(
+        (metrics) => {
+          if (!process.connected) process.exit(0);
+          process.send!({ type: 'metrics.final', metrics } satisfies WorkerToPrimary, undefined, {}, () =>
+            process.exit(0),
+          );
+        },
+        () => process.exit(0),
+      );
     };
     if (!server) return done();
+    if (reason === 'rolling') return drainGently(server, done);
     // close(): stop accepting; DATA in flight completes and gets its reply; new
     // commands get 421; at DRAIN_TIMEOUT the rest get 421 and are closed.
     server.close(done);
+  };
+
+  /**
+   * Rolling restart: a replacement already listens, so nothing is urgent. Stop accepting
+   * (node:cluster stops routing here) and let every session end on its own terms; only
+   * those still open at DRAIN_TIMEOUT get 421. Clients see no failed session.
+   */
+  const drainGently = (smtp: SMTPServer, done: () => void) => {
+    smtp.server.close();
+    const deadline = setTimeout(() => {
+      for (const connection of smtp.connections) {
+        connection.send(421, replyText('shuttingDown'));
+        connection.close();
+      }
+      setImmediate(done);
+    }, drainTimeoutMs);
+    deadline.unref();
+    const check = () => {
+      if (smtp.connections.size > 0) return;
+      clearTimeout(deadline);
+      done();
+    };
+    sessionClosed = check;
+    check();
   };
 
   process.on('message', (message: PrimaryToWorker) => {
@@ -113,6 +151,7 @@ export function runWorker(): void {
 
   async function start(init: InitMessage): Promise<void> {
     const { config } = init;
+    drainTimeoutMs = config.DRAIN_TIMEOUT * 1000;
     log = createLogger({
       level: config.LOG_LEVEL,
       format: config.LOG_FORMAT,
@@ -127,7 +166,14 @@ export function runWorker(): void {
       pipeline: side.pipeline,
       log,
     });
-    server = new SMTPServer({ ...baseServerOptions(config, init.tls), ...hooks });
+    server = new SMTPServer({
+      ...baseServerOptions(config, init.tls),
+      ...hooks,
+      onClose(session) {
+        hooks.onClose(session);
+        setImmediate(() => sessionClosed()); // after smtp-server dropped it from `connections`
+      },
+    });
     server.on('error', (err) =>
       log?.warn({ event: 'smtp.server_error', err: err.message }, 'SMTP server error'),
     );

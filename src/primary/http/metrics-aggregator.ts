@@ -34,6 +34,11 @@ export class MetricsAggregator {
     this.#timeoutMs = timeoutMs;
   }
 
+  /** An exiting worker's final answer: more recent than its last scrape. */
+  final(workerId: number, snapshot: Snapshot): void {
+    this.#latest.set(workerId, snapshot);
+  }
+
   /** A worker left (crash, rolling restart, stop): keep what it counted. */
   retire(workerId: number): void {
     const last = this.#latest.get(workerId);
