@@ -260,7 +260,7 @@ describe('hostile SMTP dialogue', () => {
     }
   });
 
-  test('afterwards: no worker crashed, no internal error, same workers, ready, memory bounded', async () => {
+  test('afterwards: no worker crashed, no internal error, same workers, ready, memory bounded', async (t) => {
     const crashes = gw.lines.filter((l) => l.event === 'worker.exit' && l.expected === false);
     assert.deepEqual(crashes, []);
     const internal = gw.lines.filter((l) => l.level >= 50);
@@ -274,6 +274,7 @@ describe('hostile SMTP dialogue', () => {
       const now = await rssKb(pid);
       assert.ok(now !== undefined, `worker ${pid} is gone`);
       const growth = now - rssBefore.get(pid)!;
+      t.diagnostic(`worker ${pid}: RSS ${rssBefore.get(pid)} kB → ${now} kB`);
       assert.ok(growth < RSS_GROWTH_LIMIT_KB, `worker ${pid} RSS grew by ${growth} kB`);
     }
   });
