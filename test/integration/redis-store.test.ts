@@ -131,6 +131,23 @@ describe('RedisStore (two stores = two pods, one Redis)', { skip }, () => {
     );
   });
 
+  test('Redis hung (SIGSTOP): calls time out into the fallback; resumed (SIGCONT): the store recovers by itself', async () => {
+    redis.proc.kill('SIGSTOP');
+    try {
+      const started = Date.now();
+      assert.equal(await a.consumeRate('198.51.100.20', 5), true, 'answered from memory');
+      assert.ok(Date.now() - started < 2_000, 'bounded by the command timeout');
+      assert.equal(a.degraded, true);
+    } finally {
+      redis.proc.kill('SIGCONT');
+    }
+    // The connection never dropped, so no 'ready' event: recovery comes from the retry.
+    await until(async () => {
+      await a.isLockedOut('198.51.100.21');
+      return !a.degraded;
+    }, 'the hung store to recover');
+  });
+
   test('Redis killed: degraded (metric 1), every call still answers from memory; Redis back: recovers', async () => {
     await redis.stop();
     await until(() => a.degraded && b.degraded, 'both stores degraded');

@@ -18,6 +18,7 @@ import type { LockoutPolicy, SharedStore } from './store.ts';
 
 const COMMAND_TIMEOUT_MS = 500;
 const PREFIX = 'cmgw:';
+const RETRY_MS = 2_000;
 
 /** Token bucket, capacity ARGV[1] per minute, refilled continuously; returns 1 when a token was taken. */
 const RATE_SCRIPT = `
@@ -69,6 +70,7 @@ export class RedisStore implements SharedStore {
   readonly #log: Logger;
   #degraded = true; // until the first 'ready'
   #closing = false;
+  #retryAt = 0;
   /** Called when an IP becomes locked out (metrics, logs). */
   onLockout: (ip: string) => void = () => {};
 
@@ -114,12 +116,20 @@ export class RedisStore implements SharedStore {
     else this.#log.info({ event: 'shared_state.connected' }, 'Redis shared state in use');
   }
 
-  /** Runs `op` on Redis, or `fallback` when degraded or when the command fails. */
+  /**
+   * Runs `op` on Redis, or `fallback` when degraded or when the command fails. A command
+   * that failed on a connection that stays up (a timeout: Redis hung or overloaded) never
+   * brings a new 'ready' event, so while degraded on a ready connection Redis is tried
+   * again every RETRY_MS, and the first success ends the degradation.
+   */
   async #either<T>(op: (r: Redis) => Promise<T>, fallback: () => Promise<T>): Promise<T> {
-    if (this.#degraded) return fallback();
+    if (this.#degraded && !(this.#redis.status === 'ready' && Date.now() >= this.#retryAt)) return fallback();
     try {
-      return await op(this.#redis);
+      const result = await op(this.#redis);
+      if (this.#degraded) this.#setDegraded(false, 'recovered');
+      return result;
     } catch (err) {
+      this.#retryAt = Date.now() + RETRY_MS;
       this.#setDegraded(true, (err as Error).message);
       return fallback();
     }
