@@ -174,13 +174,17 @@ export async function runLoad(spec: RunSpec): Promise<RunResult> {
     while (!stopped && started < spec.maxMessages && performance.now() < deadline) {
       let conn: SmtpConnection | undefined;
       try {
+        // One message per new connection: claim it first, so no connection is opened
+        // (and counted) that the deadline then leaves without a message.
+        let n = spec.mode === 'new-connection' ? await claim() : 0;
+        if (n < 0) break;
         const source = spec.sources.length ? spec.sources[nextSource++ % spec.sources.length] : undefined;
         conn = await openSession(spec, source);
         open.add(conn);
         connections++;
         bannerMs.push(conn.timeToBanner);
         for (;;) {
-          const n = await claim();
+          if (spec.mode === 'reuse') n = await claim();
           if (n < 0) break;
           try {
             latencyMs.push(await sendMessage(conn, spec, rcpts, tpl, n));

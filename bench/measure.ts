@@ -57,8 +57,11 @@ export interface Measurement {
   /** Busy cores of the machine just before the measurement (after waiting for quiet). */
   busyBefore?: number;
   peakRssMiB?: number;
+  /** Peak proportional set size of the tree (shared pages split between processes), sampled each second. */
+  peakPssMiB?: number;
   half?: PhaseResult & { ratePerSec: number };
   hold?: {
+    wanted: number;
     held: number;
     failed: number;
     openSeconds: number;
@@ -84,6 +87,8 @@ export interface MeasureContext {
   gateway: GatewaySettings;
   /** Half of the gateway's peak msg/s for this scenario, when already measured. */
   halfRate?: number;
+  /** Smoke run: no retry of a disturbed measurement, a short wait for a quiet machine. */
+  quick?: boolean;
   /** Called with the primary pid once the gateway is up (profiling maps pids to roles). */
   onGateway?: (tree: ServerTree) => void;
 }
@@ -149,7 +154,7 @@ export async function measure(
   const m: Measurement = { scenario: s.id, server, settings };
   const fds = (s.hold?.count ?? 0) + s.load.sessions + 2048;
   const cleanup: Array<() => Promise<void> | void> = [];
-  m.busyBefore = await waitForQuiet(0.3, 60_000);
+  m.busyBefore = await waitForQuiet(DISTURBED_CORES, ctx.quick ? 3_000 : 60_000);
   let capTimer: NodeJS.Timeout | undefined;
   const capped = new Promise<never>((_, reject) => {
     capTimer = setTimeout(() => reject(new Error(`hard cap of ${s.capMs / 1000} s reached`)), s.capMs);
@@ -204,6 +209,7 @@ export async function measure(
       const after = sampler.sample();
       const n = Math.max(1, held.result.held);
       m.hold = {
+        wanted: s.hold.count,
         held: held.result.held,
         failed: held.result.failed,
         openSeconds: held.result.elapsedMs / 1000,
@@ -253,7 +259,9 @@ export async function measure(
         m.half = { ...half, ratePerSec: rate };
       }
     }
-    m.peakRssMiB = sampler.stop().peakRss / MiB;
+    const sampled = sampler.stop();
+    m.peakRssMiB = sampled.peakRss / MiB;
+    m.peakPssMiB = sampled.peakPss / MiB;
     if (tree.logs) {
       m.gatewayLogLines = tree.logs.lines;
       m.gatewayLogSamples = tree.logs.samples;
@@ -287,7 +295,7 @@ export async function measureStable(
   s: Scenario,
   server: 'gateway' | 'reference',
   ctx: MeasureContext,
-  tries = 3,
+  tries = ctx.quick ? 1 : 3,
 ): Promise<Measurement> {
   let best: Measurement | undefined;
   let attempts = 0;

@@ -76,6 +76,20 @@ export function rssBytes(pids: readonly number[]): number {
   return pages * PAGE_SIZE;
 }
 
+/** Proportional set size of the processes (smaps_rollup), bytes; shared pages are split, not repeated. */
+export function pssBytes(pids: readonly number[]): number {
+  let kb = 0;
+  for (const pid of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+      kb += Number(m?.[1] ?? 0);
+    } catch {
+      // exited, or not ours to read
+    }
+  }
+  return kb * 1024;
+}
+
 /** TCP ports a process listens on (IPv4 and IPv6), from its socket fds and /proc/net/tcp*. */
 export function listeningPorts(pid: number): number[] {
   const inodes = new Set<string>();
@@ -118,6 +132,7 @@ export class TreeSampler {
   #ticks = 0;
   peakRss = 0;
   lastRss = 0;
+  peakPss = 0;
 
   constructor(roots: number[]) {
     this.#roots = roots;
@@ -133,18 +148,22 @@ export class TreeSampler {
     this.#cpu0 = cpuSeconds(this.#pids);
     this.#t0 = performance.now();
     this.peakRss = this.lastRss = rssBytes(this.#pids);
+    this.peakPss = pssBytes(this.#pids);
     this.#timer = setInterval(() => this.sample(), everyMs);
   }
 
   sample(): number {
-    if (++this.#ticks % 10 === 0) this.#pids = treePids(this.#roots);
+    if (++this.#ticks % 10 === 0) {
+      this.#pids = treePids(this.#roots);
+      this.peakPss = Math.max(this.peakPss, pssBytes(this.#pids));
+    }
     this.lastRss = rssBytes(this.#pids);
     if (this.lastRss > this.peakRss) this.peakRss = this.lastRss;
     return this.lastRss;
   }
 
   /** CPU seconds and wall seconds since start(). */
-  stop(): { cpuSeconds: number; wallSeconds: number; peakRss: number } {
+  stop(): { cpuSeconds: number; wallSeconds: number; peakRss: number; peakPss: number } {
     clearInterval(this.#timer);
     this.sample();
     this.#pids = treePids(this.#roots);
@@ -152,6 +171,7 @@ export class TreeSampler {
       cpuSeconds: cpuSeconds(this.#pids) - this.#cpu0,
       wallSeconds: (performance.now() - this.#t0) / 1000,
       peakRss: this.peakRss,
+      peakPss: this.peakPss,
     };
   }
 }

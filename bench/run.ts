@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   // 127.0.0.0/8 is all loopback on Linux: 40 source addresses, 28k ephemeral ports each.
   const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
   const gateway: GatewaySettings = { workers: opts.workers, sched: opts.sched };
-  const base: MeasureContext = { dataDir, cert, sources, gateway };
+  const base: MeasureContext = { dataDir, cert, sources, gateway, quick: opts.quick };
   const data: BenchData = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     command: `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),

@@ -188,7 +188,9 @@ export async function startGateway(o: GatewayOptions): Promise<ServerTree> {
   const [cmd, args] = withFdLimit(join(REPO, 'src/main.ts'), [], o.fds ?? 4096);
   const child = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const logs = { lines: 0, samples: [] as string[] };
+  const echo = process.env.BENCH_ECHO_GATEWAY === '1'; // debugging: show the gateway's output
   createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (echo) process.stdout.write(`gateway| ${line}\n`);
     logs.lines++;
     const msg = /"msg":"([^"]*)"/.exec(line)?.[1] ?? line.slice(0, 120);
     if (logs.samples.length < 5 && !logs.samples.includes(msg)) logs.samples.push(msg);
