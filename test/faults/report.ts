@@ -24,18 +24,30 @@ export function writeReport(): void {
   const path = new URL('../../docs/reliability.md', import.meta.url);
   const start = '<!-- generated:faults -->';
   const end = '<!-- /generated:faults -->';
-  const table = [
+  const header = [
     '| fault | load held | outcome | 250 | retried → 250 | lost | duplicates | not acknowledged |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map(
-      (r) =>
-        `| ${r.fault} | ${r.load} | ${r.outcome} | ${r.accounting.accepted} | ${r.accounting.retriedThenAccepted} | ${r.accounting.lost.length} | ${r.accounting.duplicates.length}${r.ambiguousCounted !== undefined ? ` (ambiguous counted: ${r.ambiguousCounted})` : ''} | ${r.accounting.unacknowledged.length} |`,
-    ),
-  ].join('\n');
+  ];
+  const line = (r: FaultRow) =>
+    `| ${r.fault} | ${r.load} | ${r.outcome} | ${r.accounting.accepted} | ${r.accounting.retriedThenAccepted} | ${r.accounting.lost.length} | ${r.accounting.duplicates.length}${r.ambiguousCounted !== undefined ? ` (ambiguous counted: ${r.ambiguousCounted})` : ''} | ${r.accounting.unacknowledged.length} |`;
   let text = existsSync(path) ? readFileSync(path, 'utf8') : '# Reliability\n';
   if (!text.includes(start)) text += `\n## Faults under load\n\n${start}\n${end}\n`;
   const i = text.indexOf(start);
   const j = text.indexOf(end);
-  text = text.slice(0, i + start.length) + '\n' + table + '\n' + text.slice(j);
+  // Each test file runs in its own process: keep the other files' rows, replace ours by fault name.
+  const byFault = new Map<string, string>();
+  for (const existing of text
+    .slice(i + start.length, j)
+    .split('\n')
+    .slice(3)) {
+    if (existing.startsWith('| ')) byFault.set(existing.split(' | ')[0]!.slice(2), existing);
+  }
+  for (const r of rows) byFault.set(r.fault, line(r));
+  text =
+    text.slice(0, i + start.length) +
+    '\n' +
+    [...header, ...byFault.values()].join('\n') +
+    '\n' +
+    text.slice(j);
   writeFileSync(path, text);
 }
