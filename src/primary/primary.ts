@@ -25,7 +25,7 @@ import { MetricsAggregator } from './http/metrics-aggregator.ts';
 import { MemoryStore } from './pod-state/memory-store.ts';
 import { RedisStore } from './pod-state/redis-store.ts';
 import type { SharedStore } from './pod-state/store.ts';
-import { startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
+import { announceSandbox, startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 import { Supervisor } from './supervisor.ts';
 import { certificateNotAfter, loadTlsMaterial, tlsSource, watchTlsSource } from './tls-material.ts';
 import { createTrustedNetworks } from './trusted-networks.ts';
@@ -198,18 +198,4 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   process.on('message', (m) => {
     if (m === 'shutdown') void shutdown('pm2');
   });
-}
-
-function announceSandbox(log: Logger, config: Config, smtpPort: number): void {
-  const user = 'demo@cakemail.test';
-  const pass = 'demo-password';
-  log.info(
-    {
-      event: 'sandbox.demo',
-      demoUser: user,
-      swaks: `swaks --server 127.0.0.1:${smtpPort} --tls --auth PLAIN --auth-user ${user} --auth-password ${pass} --from ${user} --to someone@example.com --header 'Subject: hello from swaks'`,
-      outbox: `${config.DATA_DIR}/outbox`,
-    },
-    'sandbox upstream: demo account (password demo-password) — paste the swaks command to send a mail',
-  );
 }

@@ -6,6 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { DEMO_USER } from '../sandbox/users.ts';
 
 export interface SandboxProcess {
   url: string;
@@ -52,4 +54,21 @@ export async function startSandboxProcess(config: Config): Promise<SandboxProces
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * For a newcomer on the embedded default: the demo account (public sandbox data, not a
+ * secret) and a ready-to-paste swaks command. Logged in development only.
+ */
+export function announceSandbox(log: Logger, config: Config, smtpPort: number): void {
+  const { username, password, senderEmail } = DEMO_USER;
+  log.info(
+    {
+      event: 'sandbox.demo',
+      demoUser: username,
+      swaks: `swaks --server 127.0.0.1:${smtpPort} --tls --auth PLAIN --auth-user ${username} --auth-password ${password} --from ${senderEmail} --to someone@example.com --header 'Subject: hello from swaks'`,
+      outbox: `${config.DATA_DIR}/outbox`,
+    },
+    `sandbox upstream: demo account ${username} / ${password}; paste the swaks command to send a mail`,
+  );
 }
