@@ -201,6 +201,12 @@ test(
     assert.equal(png.subarray(12, 16).toString('latin1'), 'IHDR');
     assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [VIEWPORT.width, VIEWPORT.height]);
 
+    // Still the same document after all those refreshes (and longer than the no-JS meta refresh period).
+    assert.deepEqual(navigations, [], 'no navigation happened');
+    assert.equal(
+      await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded),
+      true,
+    );
     assert.deepEqual(
       problems.splice(0),
       [],
@@ -236,5 +242,28 @@ test(
       [],
       'nothing else went wrong on the message page',
     );
+  },
+);
+
+test(
+  'without JavaScript the page is complete and reloads itself (meta refresh)',
+  { skip, timeout: 30_000 },
+  async () => {
+    const context = await browser.newContext({ viewport: VIEWPORT, javaScriptEnabled: false });
+    try {
+      const noJs = await context.newPage();
+      await noJs.goto(`http://127.0.0.1:${gw.httpPort}/`);
+      assert.equal(await noJs.locator('#workers-body tr').count(), 2, 'server-rendered workers');
+      assert.equal(await noJs.locator('#outbox-body tr.message td.subject').first().textContent(), SUBJECT);
+      const refresh = await noJs.locator('meta[http-equiv="refresh"]').getAttribute('content');
+      assert.ok(Number(refresh) > 0, `refresh every ${refresh} s`);
+      const first = await noJs.locator('#generated-at').textContent();
+      // The reload is a navigation of the main frame: wait for it (bounded), then a newer snapshot shows.
+      await noJs.waitForEvent('framenavigated', { timeout: (Number(refresh) + 5) * 1000 });
+      await noJs.waitForLoadState('load');
+      assert.notEqual(await noJs.locator('#generated-at').textContent(), first);
+    } finally {
+      await context.close();
+    }
   },
 );
