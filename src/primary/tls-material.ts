@@ -64,8 +64,24 @@ async function ensureSelfSigned(source: TlsSource, hostname: string, log: Logger
   } catch {
     // missing or unreadable: generate below
   }
+  const pems = await generateCertificate(hostname);
+  await mkdir(dirname(source.certPath), { recursive: true, mode: 0o700 });
+  await writeFile(source.keyPath, pems.key, { mode: 0o600 });
+  await chmod(source.keyPath, 0o600); // mode is ignored when the file already existed
+  await writeFile(source.certPath, pems.cert, { mode: 0o644 });
+  log.info(
+    { event: 'tls.self_signed', certPath: source.certPath, hostname },
+    'generated a self-signed certificate',
+  );
+}
+
+/**
+ * A self-signed certificate for `hostname`: sha256, RSA 2048, SANs for localhost,
+ * 127.0.0.1 and the hostname (selfsigned's defaults are sha1 and would replace the SANs).
+ */
+export async function generateCertificate(hostname: string, days = 365): Promise<TlsMaterial> {
   const notBeforeDate = new Date();
-  const notAfterDate = new Date(notBeforeDate.getTime() + 365 * 86_400_000);
+  const notAfterDate = new Date(notBeforeDate.getTime() + days * 86_400_000);
   const pems = await generate([{ name: 'commonName', value: hostname }], {
     algorithm: 'sha256',
     keySize: 2048,
@@ -85,14 +101,7 @@ async function ensureSelfSigned(source: TlsSource, hostname: string, log: Logger
       },
     ],
   });
-  await mkdir(dirname(source.certPath), { recursive: true, mode: 0o700 });
-  await writeFile(source.keyPath, pems.private, { mode: 0o600 });
-  await chmod(source.keyPath, 0o600); // mode is ignored when the file already existed
-  await writeFile(source.certPath, pems.cert, { mode: 0o644 });
-  log.info(
-    { event: 'tls.self_signed', certPath: source.certPath, hostname },
-    'generated a self-signed certificate',
-  );
+  return { cert: pems.cert, key: pems.private };
 }
 
 /**

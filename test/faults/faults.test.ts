@@ -3,14 +3,11 @@
 // once per recipient, every 4xx retried by the client ends the same way, nothing else is there.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, rename, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { generate } from 'selfsigned';
 import { DEMO, startE2E, type E2E } from '../helpers/sandbox.ts';
 import { sample } from '../helpers/metrics.ts';
 import { SmtpTestClient } from '../helpers/smtp-client.ts';
+import { makeCertPair, secretVolume } from '../helpers/tls-files.ts';
 import { AccountingLoad, type Accounting } from './accounting-load.ts';
 import { record, writeReport } from './report.ts';
 
@@ -179,28 +176,14 @@ test('SIGHUP under load (rolling restart): zero failed sessions', async () => {
 });
 
 test('certificate files replaced on disk under load: new handshakes get the new certificate, none fails', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gw-fault-tls-'));
-  const pair = async (cn: string) => {
-    const p = await generate([{ name: 'commonName', value: cn }], { algorithm: 'sha256', keySize: 2048 });
-    return { cert: p.cert, key: p.private };
-  };
-  const first = await pair('first.test');
-  const second = await pair('second.test');
-  await mkdir(join(dir, '..v1'));
-  await writeFile(join(dir, '..v1/tls.crt'), first.cert);
-  await writeFile(join(dir, '..v1/tls.key'), first.key);
-  await symlink('..v1', join(dir, '..data'));
-  await symlink('..data/tls.crt', join(dir, 'tls.crt'));
-  await symlink('..data/tls.key', join(dir, 'tls.key'));
+  const first = await makeCertPair('first.test');
+  const second = await makeCertPair('second.test');
+  const volume = await secretVolume(first);
   const acc = await underLoad(
     'certificate rotated on disk',
     async (e) => {
-      await mkdir(join(dir, '..v2'));
-      await writeFile(join(dir, '..v2/tls.crt'), second.cert);
-      await writeFile(join(dir, '..v2/tls.key'), second.key);
-      await symlink('..v2', join(dir, '..data_tmp'));
       const mark = e.gw.lines.length;
-      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      await volume.rotate(second);
       await e.gw.waitForLog(
         () => e.gw.lines.slice(mark).filter((l) => l.event === 'worker.tls_updated').length >= 2,
         20_000,
@@ -210,10 +193,7 @@ test('certificate files replaced on disk under load: new handshakes get the new 
         const { client } = await SmtpTestClient.connect(e.gw.smtpPort);
         await client.command('EHLO client.test');
         await client.starttls();
-        assert.equal(
-          client.tlsSocket!.getPeerX509Certificate()!.fingerprint256,
-          new X509Certificate(second.cert).fingerprint256,
-        );
+        assert.equal(client.tlsSocket!.getPeerX509Certificate()!.fingerprint256, second.fingerprint);
         client.end();
       }
       const expiry = await metric(e, 'gateway_tls_certificate_expiry_timestamp_seconds');
@@ -222,7 +202,7 @@ test('certificate files replaced on disk under load: new handshakes get the new 
     },
     {
       newConnectionPerMessage: true,
-      env: { TLS_CERT_PATH: join(dir, 'tls.crt'), TLS_KEY_PATH: join(dir, 'tls.key') },
+      env: { TLS_CERT_PATH: volume.certPath, TLS_KEY_PATH: volume.keyPath },
     },
   );
   assert.equal(acc.connectionFailures, 0);

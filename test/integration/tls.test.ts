@@ -2,13 +2,12 @@
 // of certificate files in a watched directory (a Kubernetes secret swaps a symlink).
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { generate } from 'selfsigned';
 import { startGateway } from '../helpers/gateway.ts';
 import { SmtpTestClient } from '../helpers/smtp-client.ts';
+import { makeCertPair, secretVolume } from '../helpers/tls-files.ts';
 
 async function servedCertificate(port: number): Promise<X509Certificate> {
   const { client } = await SmtpTestClient.connect(port);
@@ -46,33 +45,17 @@ test('self-signed default: sha256, SANs for localhost, 127.0.0.1 and SMTP_HOSTNA
   }
 });
 
-async function makePair(cn: string) {
-  const pems = await generate([{ name: 'commonName', value: cn }], { algorithm: 'sha256', keySize: 2048 });
-  return { cert: pems.cert, key: pems.private, fingerprint: new X509Certificate(pems.cert).fingerprint256 };
-}
-
 test('certificate files replaced on disk (Kubernetes-style symlink swap): new handshakes get the new certificate', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gw-tls-'));
-  const first = await makePair('first.test');
-  const second = await makePair('second.test');
-  // Kubernetes secret volume layout: tls.crt -> ..data/tls.crt, ..data -> ..2026_v1
-  await mkdir(join(dir, '..v1'));
-  await writeFile(join(dir, '..v1/tls.crt'), first.cert);
-  await writeFile(join(dir, '..v1/tls.key'), first.key);
-  await symlink('..v1', join(dir, '..data'));
-  await symlink('..data/tls.crt', join(dir, 'tls.crt'));
-  await symlink('..data/tls.key', join(dir, 'tls.key'));
+  const first = await makeCertPair('first.test');
+  const second = await makeCertPair('second.test');
+  const volume = await secretVolume(first);
   const gw = await startGateway({
-    env: { TLS_CERT_PATH: join(dir, 'tls.crt'), TLS_KEY_PATH: join(dir, 'tls.key') },
+    env: { TLS_CERT_PATH: volume.certPath, TLS_KEY_PATH: volume.keyPath },
   });
   try {
     assert.equal((await servedCertificate(gw.smtpPort)).fingerprint256, first.fingerprint);
-    await mkdir(join(dir, '..v2'));
-    await writeFile(join(dir, '..v2/tls.crt'), second.cert);
-    await writeFile(join(dir, '..v2/tls.key'), second.key);
-    await symlink('..v2', join(dir, '..data_tmp'));
     const mark = gw.lines.length;
-    await rename(join(dir, '..data_tmp'), join(dir, '..data')); // atomic swap, as the kubelet does
+    await volume.rotate(second); // atomic swap, as the kubelet does
     await gw.waitForLog((l) => l.event === 'tls.reloaded', 10_000, mark);
     await gw.waitForLog(
       () => gw.lines.slice(mark).filter((l) => l.event === 'worker.tls_updated').length >= 2,

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { generate } from 'selfsigned';
+import { generateCertificate } from '../../src/primary/tls-material.ts';
 import { startGateway } from '../helpers/gateway.ts';
 
 const TESTSSL = '/usr/bin/testssl';
@@ -21,26 +21,11 @@ interface Finding {
 }
 
 async function configuredPair(dir: string) {
-  const pems = await generate([{ name: 'commonName', value: HOSTNAME }], {
-    algorithm: 'sha256',
-    keySize: 2048,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: HOSTNAME },
-          { type: 7, ip: '127.0.0.1' },
-        ],
-      },
-    ],
-  });
+  const pems = await generateCertificate(HOSTNAME);
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   await writeFile(certPath, pems.cert);
-  await writeFile(keyPath, pems.private, { mode: 0o600 });
+  await writeFile(keyPath, pems.key, { mode: 0o600 });
   return { certPath, keyPath, cert: new X509Certificate(pems.cert) };
 }
 
