@@ -120,30 +120,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   const httpPort = (http.address() as AddressInfo).port;
   log.info({ event: 'http.listening', httpPort }, 'HTTP listening');
 
-  supervisor.start();
-  await new Promise<void>((resolve) => {
-    const check = () => {
-      if (supervisor.readiness().ready) {
-        supervisor.off('change', check);
-        resolve();
-      }
-    };
-    supervisor.on('change', check);
-    check();
-  });
-  log.info(
-    {
-      event: 'gateway.ready',
-      smtpPort: supervisor.smtpPort,
-      httpPort,
-      workers: config.SMTP_WORKERS,
-      upstream: sandbox ? 'sandbox' : 'cakemail',
-    },
-    'gateway ready',
-  );
-  if (sandbox && config.NODE_ENV === 'development')
-    announceSandbox(log, config, supervisor.smtpPort ?? config.SMTP_PORT);
-  process.send?.('ready'); // pm2 wait_ready
+  // Signals are handled from here on: one arriving while workers start must not kill the primary.
 
   const reloadTls = async (why: string) => {
     try {
@@ -168,8 +145,13 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   const stopWatching = watchTlsSource(source, () => void reloadTls('file change'));
 
   let rolling: Promise<void> | undefined;
+  let started = false;
   process.on('SIGHUP', () => {
     if (draining || rolling) return;
+    if (!started) {
+      log.warn({ event: 'gateway.reload_ignored' }, 'SIGHUP during start-up ignored: workers are starting');
+      return;
+    }
     log.info({ event: 'gateway.reload' }, 'SIGHUP: reloading TLS and restarting workers one by one');
     rolling = reloadTls('SIGHUP')
       .then(() => supervisor.rollingRestart())
@@ -198,4 +180,30 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   process.on('message', (m) => {
     if (m === 'shutdown') void shutdown('pm2');
   });
+
+  supervisor.start();
+  await new Promise<void>((resolve) => {
+    const check = () => {
+      if (supervisor.readiness().ready) {
+        supervisor.off('change', check);
+        resolve();
+      }
+    };
+    supervisor.on('change', check);
+    check();
+  });
+  log.info(
+    {
+      event: 'gateway.ready',
+      smtpPort: supervisor.smtpPort,
+      httpPort,
+      workers: config.SMTP_WORKERS,
+      upstream: sandbox ? 'sandbox' : 'cakemail',
+    },
+    'gateway ready',
+  );
+  if (sandbox && config.NODE_ENV === 'development')
+    announceSandbox(log, config, supervisor.smtpPort ?? config.SMTP_PORT);
+  started = true;
+  process.send?.('ready'); // pm2 wait_ready
 }
