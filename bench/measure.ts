@@ -50,6 +50,8 @@ export interface Measurement {
   settings: string;
   peak?: PhaseResult;
   cpuSecPer1000?: number;
+  /** The part of cpuSecPer1000 spent by the sandbox upstream (remote in production). */
+  sandboxCpuSecPer1000?: number;
   /** Server tree CPU during the peak run, in cores (1 = one core busy). */
   serverCores?: number;
   /** Other processes on the machine during the peak run, in cores (neither server nor generator). */
@@ -233,6 +235,8 @@ export async function measure(
     const pids = treePids(tree.roots);
     const cpu0 = cpuSeconds(pids);
     const gen0 = cpuSeconds(genPids);
+    const sandboxPids = tree.sandboxUrl ? treePids(tree.roots.slice(1)) : [];
+    const sandbox0 = cpuSeconds(sandboxPids);
     const machine0 = machineCpuSeconds();
     const t0 = performance.now();
     const peak = phase(await run(spec(`${s.id}-peak-${Date.now()}`)));
@@ -242,6 +246,9 @@ export async function measure(
     const wall = (performance.now() - t0) / 1000;
     m.peak = peak;
     m.cpuSecPer1000 = peak.messages > 0 ? (cpu / peak.messages) * 1000 : NaN;
+    if (sandboxPids.length)
+      m.sandboxCpuSecPer1000 =
+        peak.messages > 0 ? ((cpuSeconds(sandboxPids) - sandbox0) / peak.messages) * 1000 : NaN;
     m.serverCores = cpu / wall;
     m.othersCores = Math.max(0, (machine - cpu - genCpu) / wall);
     if (poller) m.metrics = await poller.stop();

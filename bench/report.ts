@@ -60,7 +60,7 @@ export function oneLine(m: Measurement, reference?: Measurement): string {
     `latency p50 ${f2(p.latency.p50)} / p99 ${f2(p.latency.p99)} ms`,
     `new conn ${f1(p.newConnPerSec)}/s`,
     `banner p50 ${f0(p.banner.p50)} / p99 ${f0(p.banner.p99)} ms`,
-    `${f2(m.cpuSecPer1000)} CPU s/1000 msg (server ${f2(m.serverCores)} cores, others ${f2(m.othersCores)})`,
+    `${f2(m.cpuSecPer1000)} CPU s/1000 msg${m.sandboxCpuSecPer1000 !== undefined ? ` (sandbox ${f2(m.sandboxCpuSecPer1000)})` : ''} (server ${f2(m.serverCores)} cores, others ${f2(m.othersCores)})`,
     `peak RSS ${f0(m.peakRssMiB)} MiB (PSS ${f0(m.peakPssMiB)})`,
     `generator ${f0(p.generatorCpuPct)} % CPU`,
     p.errors ? `${p.errors} errors (${p.errorSamples.slice(0, 2).join('; ')})` : '0 errors',
@@ -145,7 +145,7 @@ export function evaluateTargets(data: BenchData): TargetRow[] {
 
 function scenarioTable(data: BenchData): string[] {
   const lines = [
-    '| scenario | server | msg/s | gateway / reference | latency p50 / p99 ms | new conn/s | banner p50 / p99 ms | CPU s / 1,000 msg | server cores | peak RSS / PSS MiB | generator CPU | other load (cores) | errors |',
+    '| scenario | server | msg/s | gateway / reference | latency p50 / p99 ms | new conn/s | banner p50 / p99 ms | CPU s / 1,000 msg (of which sandbox) | server cores | peak RSS / PSS MiB | generator CPU | other load (cores) | errors |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of data.runs) {
