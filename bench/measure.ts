@@ -12,6 +12,7 @@ import type { HoldResult, RunResult, RunSpec, Target } from './load-generator.ts
 import { cpuSeconds, machineCpuSeconds, TreeSampler, treePids, waitForQuiet } from './proc-stats.ts';
 import type { Scenario } from './scenarios.ts';
 import {
+  NULL_MAIL_SIDE_USER,
   setUpstreamLatency,
   startGateway,
   startReference,
@@ -26,6 +27,8 @@ export interface GatewaySettings {
   /** Extra env for the gateway tree (NODE_OPTIONS=--cpu-prof ...). */
   env?: Record<string, string>;
   sandboxEnv?: Record<string, string>;
+  /** SMTP layer only (servers.ts NULL_MAIL_SIDE): no MIME conversion, no upstream. */
+  nullMailSide?: boolean;
 }
 
 export interface PhaseResult {
@@ -75,6 +78,8 @@ export interface Measurement {
     errorSamples: string[];
   };
   metrics?: { polls: number; failures: number; latency: Percentiles };
+  /** The peak run in CLOCK_MONOTONIC µs (to cut CPU profiles to it). */
+  peakWindowUs?: { fromUs: number; toUs: number };
   /** Measurements made (a run disturbed by other processes on the machine is repeated). */
   attempts?: number;
   gatewayLogLines?: number;
@@ -152,7 +157,9 @@ export async function measure(
   ctx: MeasureContext,
 ): Promise<Measurement> {
   const settings =
-    server === 'gateway' ? `${ctx.gateway.workers} worker(s), sched ${ctx.gateway.sched}` : '1 process';
+    server === 'gateway'
+      ? `${ctx.gateway.workers} worker(s), sched ${ctx.gateway.sched}${ctx.gateway.nullMailSide ? ', SMTP layer only' : ''}`
+      : '1 process';
   const m: Measurement = { scenario: s.id, server, settings };
   const fds = (s.hold?.count ?? 0) + s.load.sessions + 2048;
   const cleanup: Array<() => Promise<void> | void> = [];
@@ -172,13 +179,16 @@ export async function measure(
             fds,
             ...(ctx.gateway.env ? { env: ctx.gateway.env } : {}),
             ...(ctx.gateway.sandboxEnv ? { sandboxEnv: ctx.gateway.sandboxEnv } : {}),
+            ...(ctx.gateway.nullMailSide ? { nullMailSide: true } : {}),
           })
         : await startReference(ctx.cert, s.upstreamLatencyMs ?? 0, fds);
     cleanup.push(() => tree.stop());
     if (server === 'gateway') ctx.onGateway?.(tree);
     if (tree.sandboxUrl && s.upstreamLatencyMs)
       await setUpstreamLatency(tree.sandboxUrl, s.upstreamLatencyMs);
-    const target: Target = { host: '127.0.0.1', port: tree.smtpPort, sources: ctx.sources, ...USER };
+    const user =
+      ctx.gateway.nullMailSide && server === 'gateway' ? { ...USER, ...NULL_MAIL_SIDE_USER } : USER;
+    const target: Target = { host: '127.0.0.1', port: tree.smtpPort, sources: ctx.sources, ...user };
     const gen = await GeneratorProc.start(s.load.sessions + 1024);
     cleanup.unshift(() => gen.stop());
     const spec = (tag: string, over: Partial<RunSpec> = {}): RunSpec => ({
@@ -239,7 +249,9 @@ export async function measure(
     const sandbox0 = cpuSeconds(sandboxPids);
     const machine0 = machineCpuSeconds();
     const t0 = performance.now();
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     const peak = phase(await run(spec(`${s.id}-peak-${Date.now()}`)));
+    m.peakWindowUs = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
     const cpu = cpuSeconds(treePids(tree.roots)) - cpu0;
     const genCpu = cpuSeconds(genPids) - gen0;
     const machine = machineCpuSeconds().busy - machine0.busy;

@@ -82,7 +82,16 @@ function listProfiles(inputs: string[]): string[] {
   return out;
 }
 
-export function summarise(inputs: string[], top = 25): ProfileSummary {
+/**
+ * `window`: only samples taken between these CLOCK_MONOTONIC microseconds (V8 profile
+ * timestamps and process.hrtime share that clock on Linux), e.g. the measured phase
+ * without start-up and warm-up.
+ */
+export function summarise(
+  inputs: string[],
+  top = 25,
+  window?: { fromUs: number; toUs: number },
+): ProfileSummary {
   const files = listProfiles(inputs);
   const self = new Map<string, { name: string; where: string; module: string; us: number }>();
   const inclusive = new Map<string, { name: string; where: string; module: string; us: number }>();
@@ -91,12 +100,16 @@ export function summarise(inputs: string[], top = 25): ProfileSummary {
   let idle = 0;
   for (const file of files) {
     const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    if (!Array.isArray(prof.samples) || !Array.isArray(prof.timeDeltas)) continue;
     const byId = new Map(prof.nodes.map((n) => [n.id, n] as const));
     const parent = new Map<number, number>();
     for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    let at = prof.startTime;
     for (let i = 0; i < prof.samples.length; i++) {
       const node = byId.get(prof.samples[i]!);
       const dt = prof.timeDeltas[i] ?? 0;
+      at += dt;
+      if (window && (at < window.fromUs || at > window.toUs)) continue;
       if (!node || dt <= 0) continue;
       total += dt;
       const f = node.callFrame;

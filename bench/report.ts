@@ -34,6 +34,8 @@ export interface BenchData {
   gatewaySettings: string;
   runs: ScenarioRun[];
   matrix: MatrixRun[];
+  /** (a) against the gateway's SMTP layer alone (null mail side). */
+  layers: Measurement[];
   profiles: ProfileRun[];
 }
 
@@ -152,9 +154,23 @@ function scenarioTable(data: BenchData): string[] {
     for (const m of [run.reference, run.gateway]) {
       if (!m) continue;
       const p = m.peak;
-      lines.push(
-        `| (${run.scenario.id}) ${run.scenario.title} | ${m.server} | ${f0(p?.msgPerSec)} | ${m.server === 'gateway' ? pct(ratio(run)) : ''} | ${f2(p?.latency.p50)} / ${f2(p?.latency.p99)} | ${f1(p?.newConnPerSec)} | ${f0(p?.banner.p50)} / ${f0(p?.banner.p99)} | ${f2(m.cpuSecPer1000)} | ${f0(m.peakRssMiB)} | ${f0(p?.generatorCpuPct)} % | ${p ? p.errors : (m.failure ?? '–')} |`,
-      );
+      const cells = [
+        `(${run.scenario.id}) ${run.scenario.title}`,
+        m.server,
+        f0(p?.msgPerSec),
+        m.server === 'gateway' ? pct(ratio(run)) : '',
+        `${f2(p?.latency.p50)} / ${f2(p?.latency.p99)}`,
+        f1(p?.newConnPerSec),
+        `${f0(p?.banner.p50)} / ${f0(p?.banner.p99)}`,
+        f2(m.cpuSecPer1000) +
+          (m.sandboxCpuSecPer1000 !== undefined ? ` (${f2(m.sandboxCpuSecPer1000)})` : ''),
+        f2(m.serverCores),
+        `${f0(m.peakRssMiB)} / ${f0(m.peakPssMiB)}`,
+        `${f0(p?.generatorCpuPct)} %`,
+        f2(m.othersCores),
+        p ? String(p.errors) : (m.failure ?? '–'),
+      ];
+      lines.push(`| ${cells.join(' | ')} |`);
     }
   }
   return lines;
@@ -228,6 +244,32 @@ export function renderSection(data: BenchData): string {
       out.push(
         `| (${r.scenario.id}) | ${x.polls} | ${x.failures} | ${f1(x.latency.p50)} | ${f1(x.latency.p99)} | ${f1(x.latency.max)} |`,
       );
+    }
+    out.push('');
+  }
+  const a = data.runs.find((r) => r.scenario.id === 'a');
+  if (data.layers.length && a) {
+    out.push(
+      '### Where the CPU goes, scenario (a)',
+      '',
+      '| server | msg/s | latency p50 / p99 ms | CPU s / 1,000 msg |',
+      '|---|---:|---:|---:|',
+    );
+    const row = (label: string, m: Measurement | undefined, cpu = m?.cpuSecPer1000) =>
+      out.push(
+        `| ${label} | ${f0(m?.peak?.msgPerSec)} | ${f2(m?.peak?.latency.p50)} / ${f2(m?.peak?.latency.p99)} | ${f2(cpu)} |`,
+      );
+    row('reference (bare smtp-server, drains and accepts)', a.reference);
+    for (const m of data.layers)
+      row('gateway, SMTP layer only (cluster, admission, IPC, hooks; null mail side)', m);
+    if (a.gateway) {
+      const g = a.gateway;
+      row(
+        "gateway without the sandbox's share (what a pod would spend)",
+        g,
+        (g.cpuSecPer1000 ?? NaN) - (g.sandboxCpuSecPer1000 ?? 0),
+      );
+      row('gateway + sandbox upstream (the whole tree)', g);
     }
     out.push('');
   }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
- * [--sched rr|none] [--write|--no-write]`
+ * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--write|--no-write]`
  *
  * Scenarios a–f run against the gateway and then the reference with the same client
  * settings; `sched` compares NODE_CLUSTER_SCHED_POLICY rr/none × SMTP_WORKERS 1/2 on
@@ -27,7 +27,7 @@ import {
 import { matrixScenarios, scenarios } from './scenarios.ts';
 import { makeCertificate, REPO } from './servers.ts';
 
-const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'sched', 'profile'];
+const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'layers', 'sched', 'profile'];
 
 function parseArgs(argv: string[]) {
   const opts = {
@@ -36,6 +36,7 @@ function parseArgs(argv: string[]) {
     workers: 2,
     sched: 'rr' as 'rr' | 'none',
     write: undefined as boolean | undefined,
+    nodeOptions: '',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -52,6 +53,7 @@ function parseArgs(argv: string[]) {
         .filter(Boolean);
     else if (a === '--workers') opts.workers = Number(value());
     else if (a === '--sched') opts.sched = value() === 'none' ? 'none' : 'rr';
+    else if (a === '--node-options') opts.nodeOptions = value();
     else if (a === '--write') opts.write = true;
     else if (a === '--no-write') opts.write = false;
     else throw new Error(`unknown option ${a}`);
@@ -68,16 +70,21 @@ async function main(): Promise<void> {
   const cert = await makeCertificate(join(dataDir, 'tls'));
   // 127.0.0.0/8 is all loopback on Linux: 40 source addresses, 28k ephemeral ports each.
   const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
-  const gateway: GatewaySettings = { workers: opts.workers, sched: opts.sched };
+  const gateway: GatewaySettings = {
+    workers: opts.workers,
+    sched: opts.sched,
+    ...(opts.nodeOptions ? { env: { NODE_OPTIONS: opts.nodeOptions } } : {}),
+  };
   const base: MeasureContext = { dataDir, cert, sources, gateway, quick: opts.quick };
   const data: BenchData = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     command: `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     quick: opts.quick,
     machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, open files ${SOFT_FD_LIMIT}/${HARD_FD_LIMIT}, generator on the same cores`,
-    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}`,
+    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}${opts.nodeOptions ? `, NODE_OPTIONS=${opts.nodeOptions}` : ''}`,
     runs: [],
     matrix: [],
+    layers: [],
     profiles: [],
   };
   console.log(`bench: data in ${dataDir}; ${data.machine}`);
@@ -93,13 +100,26 @@ async function main(): Promise<void> {
     data.runs.push({ scenario: { id: s.id, title: s.title }, gateway: g, reference: r });
   }
 
+  if (opts.selected.includes('layers')) {
+    // (a) against the gateway with the SMTP layer only (no MIME, no upstream): what the
+    // cluster, admission, IPC and hooks cost before the Cakemail side does anything.
+    console.log('\nlayers: (a) against the SMTP layer alone');
+    const s = scenarios(opts.quick).find((x) => x.id === 'a')!;
+    const m = await measureStable({ ...s, halfRatePhase: false, pollMetrics: false }, 'gateway', {
+      ...base,
+      gateway: { ...gateway, nullMailSide: true },
+    });
+    console.log('  ' + oneLine(m));
+    data.layers.push(m);
+  }
+
   if (opts.selected.includes('sched')) {
     console.log('\nsched: NODE_CLUSTER_SCHED_POLICY × SMTP_WORKERS on (a) and (b)');
     for (const sched of ['rr', 'none'] as const)
       for (const workers of [1, 2]) {
         const results = [];
         for (const s of matrixScenarios(opts.quick)) {
-          const m = await measureStable(s, 'gateway', { ...base, gateway: { workers, sched } });
+          const m = await measureStable(s, 'gateway', { ...base, gateway: { ...gateway, workers, sched } });
           console.log('  ' + oneLine(m));
           results.push(m);
         }
@@ -115,7 +135,11 @@ async function main(): Promise<void> {
       const roles = new Map<number, string>();
       const m = await measure(s, 'gateway', {
         ...base,
-        gateway: { ...gateway, env: { NODE_OPTIONS: cpuProf }, sandboxEnv: { NODE_OPTIONS: cpuProf } },
+        gateway: {
+          ...gateway,
+          env: { NODE_OPTIONS: `${opts.nodeOptions} ${cpuProf}`.trim() },
+          sandboxEnv: { NODE_OPTIONS: cpuProf },
+        },
         onGateway: (tree) => {
           roles.set(tree.primaryPid!, 'primary');
           roles.set(tree.roots[1]!, 'sandbox');
@@ -129,10 +153,13 @@ async function main(): Promise<void> {
         const role = roles.get(pid) ?? 'SMTP workers';
         groups.set(role, [...(groups.get(role) ?? []), join(dir, f)]);
       }
-      const run: ProfileRun = { label: `(${s.id}) ${s.title}, ${m.settings}`, byRole: [] };
+      const run: ProfileRun = {
+        label: `(${s.id}) ${s.title}, ${m.settings}, measured phase only: ${oneLine(m).split(': ')[1]?.split(', latency')[0] ?? ''}`,
+        byRole: [],
+      };
       for (const role of ['SMTP workers', 'primary', 'sandbox']) {
         const list = groups.get(role);
-        if (list?.length) run.byRole.push({ role, summary: summarise(list, 25) });
+        if (list?.length) run.byRole.push({ role, summary: summarise(list, 25, m.peakWindowUs) });
       }
       for (const r of run.byRole) {
         console.log(`  ${r.role}: top self time`);

@@ -15,6 +15,9 @@ import { listeningPorts } from './proc-stats.ts';
 
 export const REPO = new URL('../', import.meta.url).pathname;
 const NODE = process.execPath;
+/** The foundation tests' mail side (user@test.example): SMTP layer without Cakemail. */
+export const NULL_MAIL_SIDE = join(REPO, 'test/fixtures/test-mail-side.ts');
+export const NULL_MAIL_SIDE_USER = { user: 'user@test.example', pass: 'Tr0ub4dor&3-not-in-logs' };
 
 export interface ServerTree {
   kind: 'gateway' | 'reference';
@@ -143,6 +146,11 @@ export interface GatewayOptions {
   sandboxEnv?: Record<string, string>;
   /** Open files each gateway process must be allowed. */
   fds?: number;
+  /**
+   * SMTP layer only: the foundation tests' in-process mail side (accepts every message
+   * without parsing it, no upstream) instead of the Cakemail side; no sandbox.
+   */
+  nullMailSide?: boolean;
 }
 
 /** Which of two listening ports is SMTP: the one that greets within a second. */
@@ -161,7 +169,7 @@ function greets(port: number): Promise<boolean> {
 }
 
 export async function startGateway(o: GatewayOptions): Promise<ServerTree> {
-  const sandbox = await startSandbox(o.dataDir, o.sandboxEnv);
+  const sandbox = o.nullMailSide ? undefined : await startSandbox(o.dataDir, o.sandboxEnv);
   const env = {
     ...baseEnv(),
     NODE_ENV: 'test',
@@ -171,7 +179,8 @@ export async function startGateway(o: GatewayOptions): Promise<ServerTree> {
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     DATA_DIR: o.dataDir,
-    CAKEMAIL_API_URL: sandbox.url,
+    CAKEMAIL_API_URL: sandbox?.url ?? 'http://127.0.0.1:9',
+    ...(o.nullMailSide ? { GATEWAY_TEST_MAIL_SIDE: NULL_MAIL_SIDE } : {}),
     SMTP_WORKERS: String(o.workers),
     NODE_CLUSTER_SCHED_POLICY: o.sched,
     TLS_CERT_PATH: o.cert.cert,
@@ -215,18 +224,18 @@ export async function startGateway(o: GatewayOptions): Promise<ServerTree> {
       kind: 'gateway',
       smtpPort,
       httpPort,
-      roots: [child.pid!, sandbox.child.pid!],
+      roots: sandbox ? [child.pid!, sandbox.child.pid!] : [child.pid!],
       primaryPid: child.pid!,
-      sandboxUrl: sandbox.url,
+      ...(sandbox ? { sandboxUrl: sandbox.url } : {}),
       logs,
       async stop() {
         await stopChild(child);
-        await stopChild(sandbox.child);
+        if (sandbox) await stopChild(sandbox.child);
       },
     };
   } catch (err) {
     await stopChild(child, 2000);
-    await stopChild(sandbox.child, 2000);
+    if (sandbox) await stopChild(sandbox.child, 2000);
     throw err;
   }
 }
