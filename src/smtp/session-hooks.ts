@@ -185,30 +185,32 @@ export function createSessionHooks(deps: HookDeps) {
       const s = state(session);
       const account = session.user as AuthenticatedAccount | undefined;
       if (!account || !s) return callback(refuse('authRequired'));
-      link
-        .request('rate.consume', { ip: session.remoteAddress })
-        .catch(() => ({ allowed: true }))
-        .then(async ({ allowed }) => {
-          if (!allowed) {
-            s.log.info({ event: 'smtp.mail', outcome: 'rate_limited' }, 'MAIL FROM over the rate limit');
-            return callback(refuse('rateLimited'));
-          }
-          try {
-            s.sender = await pipeline.checkSender(account, address.address, s);
-            s.log.info(
-              {
-                event: 'smtp.mail',
-                outcome: 'ok',
-                from: address.address,
-                confirmedSender: s.sender.senderId !== undefined,
-              },
-              'MAIL FROM',
-            );
-            callback();
-          } catch (err) {
-            callback(asReply(err, s.log));
-          }
-        });
+      // No limit configured: no round trip through the primary for every message.
+      const budget =
+        config.RATE_LIMIT_PER_IP === 0
+          ? Promise.resolve({ allowed: true })
+          : link.request('rate.consume', { ip: session.remoteAddress }).catch(() => ({ allowed: true }));
+      budget.then(async ({ allowed }) => {
+        if (!allowed) {
+          s.log.info({ event: 'smtp.mail', outcome: 'rate_limited' }, 'MAIL FROM over the rate limit');
+          return callback(refuse('rateLimited'));
+        }
+        try {
+          s.sender = await pipeline.checkSender(account, address.address, s);
+          s.log.info(
+            {
+              event: 'smtp.mail',
+              outcome: 'ok',
+              from: address.address,
+              confirmedSender: s.sender.senderId !== undefined,
+            },
+            'MAIL FROM',
+          );
+          callback();
+        } catch (err) {
+          callback(asReply(err, s.log));
+        }
+      });
     },
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
