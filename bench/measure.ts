@@ -64,6 +64,8 @@ export interface Measurement {
   peakRssMiB?: number;
   /** Peak proportional set size of the tree (shared pages split between processes), sampled each second. */
   peakPssMiB?: number;
+  /** RSS per process (role: MiB) when the tree's RSS peaked. */
+  peakRssByProcess?: Record<string, number>;
   half?: PhaseResult & { ratePerSec: number };
   hold?: {
     wanted: number;
@@ -281,6 +283,17 @@ export async function measure(
     const sampled = sampler.stop();
     m.peakRssMiB = sampled.peakRss / MiB;
     m.peakPssMiB = sampled.peakPss / MiB;
+    const role = (pid: number) =>
+      pid === tree.primaryPid
+        ? 'primary'
+        : tree.sandboxUrl && pid === tree.roots[1]
+          ? 'sandbox'
+          : server === 'reference'
+            ? 'reference'
+            : `worker ${pid}`;
+    m.peakRssByProcess = Object.fromEntries(
+      sampler.peakBreakdown.map(([pid, b]) => [role(pid), Math.round(b / MiB)]),
+    );
     if (tree.logs) {
       m.gatewayLogLines = tree.logs.lines;
       m.gatewayLogSamples = tree.logs.samples;

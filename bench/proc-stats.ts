@@ -65,15 +65,20 @@ export function cpuSeconds(pids: readonly number[]): number {
 }
 
 export function rssBytes(pids: readonly number[]): number {
-  let pages = 0;
+  return rssEach(pids).reduce((a, [, b]) => a + b, 0);
+}
+
+/** [pid, resident bytes] of each process still alive. */
+export function rssEach(pids: readonly number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
   for (const pid of pids) {
     try {
-      pages += Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]);
+      out.push([pid, Number(readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ')[1]) * PAGE_SIZE]);
     } catch {
       // exited between listing and reading
     }
   }
-  return pages * PAGE_SIZE;
+  return out;
 }
 
 /** Proportional set size of the processes (smaps_rollup), bytes; shared pages are split, not repeated. */
@@ -133,6 +138,8 @@ export class TreeSampler {
   peakRss = 0;
   lastRss = 0;
   peakPss = 0;
+  /** RSS of each process when the tree's sum peaked. */
+  peakBreakdown: Array<[number, number]> = [];
 
   constructor(roots: number[]) {
     this.#roots = roots;
@@ -157,8 +164,12 @@ export class TreeSampler {
       this.#pids = treePids(this.#roots);
       this.peakPss = Math.max(this.peakPss, pssBytes(this.#pids));
     }
-    this.lastRss = rssBytes(this.#pids);
-    if (this.lastRss > this.peakRss) this.peakRss = this.lastRss;
+    const each = rssEach(this.#pids);
+    this.lastRss = each.reduce((a, [, b]) => a + b, 0);
+    if (this.lastRss > this.peakRss) {
+      this.peakRss = this.lastRss;
+      this.peakBreakdown = each;
+    }
     return this.lastRss;
   }
 

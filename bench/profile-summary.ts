@@ -45,7 +45,78 @@ export interface ProfileSummary {
   byModule: Array<{ module: string; ms: number; pct: number }>;
   /** Inclusive time of functions in our own src/, busy share. */
   ownTotal: FunctionCost[];
+  /** Busy time by activity (ACTIVITIES: first rule matching a frame of the sample's stack). */
+  byActivity: Array<{ activity: string; ms: number; pct: number }>;
 }
+
+/**
+ * What a sample is spent on, judged from its whole stack; the first rule that matches
+ * any frame wins, so the order is the precedence (IPC inside the delivery counts as IPC).
+ */
+export const ACTIVITIES: Array<{ activity: string; test(frame: CallFrame, module: string): boolean }> = [
+  { activity: 'garbage collection', test: (f) => f.functionName === '(garbage collector)' },
+  {
+    activity: 'IPC with the primary (src/ipc, ledger/admission requests, cluster messages)',
+    test: (_f, m) =>
+      m.startsWith('src/ipc/') ||
+      m === 'src/smtp/primary-link.ts' ||
+      m === 'src/smtp/ipc-ledger.ts' ||
+      m === 'node:internal/child_process/serialization' ||
+      m === 'node:internal/child_process' ||
+      m.startsWith('node:internal/cluster/'),
+  },
+  {
+    activity: 'MIME parsing and conversion (src/mail, mailparser)',
+    test: (_f, m) =>
+      m.startsWith('src/mail/') ||
+      [
+        'mailparser',
+        '@zone-eu/mailsplit',
+        'libmime',
+        'libbase64',
+        'libqp',
+        'iconv-lite',
+        'encoding-japanese',
+        'html-to-text',
+        'nodemailer',
+        'punycode.js',
+        'linkify-it',
+        'tlds',
+      ].includes(m),
+  },
+  {
+    activity: 'Cakemail API client (src/cakemail, undici, JSON)',
+    test: (_f, m) => m.startsWith('src/cakemail/') || m === 'undici',
+  },
+  { activity: 'delivery pipeline (src/delivery)', test: (_f, m) => m.startsWith('src/delivery/') },
+  {
+    activity: 'logging (pino)',
+    test: (_f, m) => m === 'src/log.ts' || m.startsWith('pino') || m.startsWith('@pinojs/'),
+  },
+  { activity: 'metrics (prom-client)', test: (_f, m) => m.startsWith('src/metrics/') || m === 'prom-client' },
+  {
+    activity: 'SMTP replies (smtp-server send, TLS write)',
+    test: (f, m) => m === 'src/smtp/reply-shim.ts' || (m === 'smtp-server' && f.functionName === 'send'),
+  },
+  { activity: 'session hooks (src/smtp)', test: (_f, m) => m.startsWith('src/smtp/') },
+  { activity: 'smtp-server protocol and DATA stream', test: (_f, m) => m === 'smtp-server' },
+  {
+    activity: 'sockets and TLS (node:net, node:tls, stream internals)',
+    test: (_f, m) =>
+      m === 'node:net' ||
+      m.startsWith('node:internal/tls') ||
+      m === 'node:tls' ||
+      m.startsWith('node:internal/stream_base'),
+  },
+  {
+    activity: 'sandbox upstream (src/sandbox, its HTTP server)',
+    test: (_f, m) => m.startsWith('src/sandbox/') || m === 'node:_http_server',
+  },
+  {
+    activity: 'module loading and compilation',
+    test: (_f, m) => m.startsWith('node:internal/modules/') || m.includes('amaro'),
+  },
+];
 
 const REPO = new URL('../', import.meta.url).pathname;
 
@@ -96,6 +167,7 @@ export function summarise(
   const self = new Map<string, { name: string; where: string; module: string; us: number }>();
   const inclusive = new Map<string, { name: string; where: string; module: string; us: number }>();
   const modules = new Map<string, number>();
+  const activities = new Map<string, number>();
   let total = 0;
   let idle = 0;
   for (const file of files) {
@@ -130,8 +202,10 @@ export function summarise(
       self.set(key, s);
       // Inclusive time of our own functions: each distinct frame on the stack once.
       const seen = new Set<string>();
+      const stack: CallFrame[] = [];
       for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
         const cf = byId.get(id)!.callFrame;
+        stack.push(cf);
         if (!cf.url.includes('/src/') || cf.url.includes('/node_modules/')) continue;
         const k = `${cf.functionName}|${cf.url}|${cf.lineNumber}`;
         if (seen.has(k)) continue;
@@ -145,6 +219,14 @@ export function summarise(
         e.us += dt;
         inclusive.set(k, e);
       }
+      const mods = stack.map(moduleOf);
+      const rule = ACTIVITIES.find((r) => stack.some((f, i) => r.test(f, mods[i]!)));
+      const label =
+        rule?.activity ??
+        (mod === '(program)'
+          ? '(program): native work outside JS'
+          : 'other (node internals, events, timers)');
+      activities.set(label, (activities.get(label) ?? 0) + dt);
     }
   }
   const busy = total - idle;
@@ -167,6 +249,9 @@ export function summarise(
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([module, us]) => ({ module, ms: us / 1000, pct: busy > 0 ? (us / busy) * 100 : 0 })),
+    byActivity: [...activities.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([activity, us]) => ({ activity, ms: us / 1000, pct: busy > 0 ? (us / busy) * 100 : 0 })),
     ownTotal: [...inclusive.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
@@ -178,6 +263,10 @@ export function summaryMarkdown(s: ProfileSummary, heading: string, top = 15): s
   const f = (n: number) => n.toFixed(1);
   const lines = [
     `**${heading}** — ${s.files} profile(s), ${f(s.busyMs / 1000)} s busy of ${f(s.totalMs / 1000)} s sampled`,
+    '',
+    '| activity (whole stack) | ms | % of busy |',
+    '|---|---:|---:|',
+    ...s.byActivity.map((a) => `| ${a.activity} | ${f(a.ms)} | ${f(a.pct)} |`),
     '',
     '| self time: function | where | ms | % of busy |',
     '|---|---|---:|---:|',

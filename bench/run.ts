@@ -9,6 +9,7 @@
  * scenario has a hard cap. Writes docs/benchmarks.md (generated section) and
  * docs/benchmarks-latency.svg on a full run of everything, or with --write.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,23 @@ import { matrixScenarios, scenarios } from './scenarios.ts';
 import { makeCertificate, REPO } from './servers.ts';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'layers', 'sched', 'profile'];
+
+/** The commit the gateway was measured at (+ "with local changes" when src/ differs from it). */
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: REPO,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: REPO,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head} with local changes in src/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
 
 function parseArgs(argv: string[]) {
   const opts = {
@@ -81,6 +99,7 @@ async function main(): Promise<void> {
     command: `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     quick: opts.quick,
     machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, open files ${SOFT_FD_LIMIT}/${HARD_FD_LIMIT}, generator on the same cores`,
+    commit: gitCommit(),
     gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}${opts.nodeOptions ? `, NODE_OPTIONS=${opts.nodeOptions}` : ''}`,
     runs: [],
     matrix: [],
@@ -114,17 +133,21 @@ async function main(): Promise<void> {
   }
 
   if (opts.selected.includes('sched')) {
-    console.log('\nsched: NODE_CLUSTER_SCHED_POLICY × SMTP_WORKERS on (a) and (b)');
-    for (const sched of ['rr', 'none'] as const)
-      for (const workers of [1, 2]) {
-        const results = [];
+    // Repeated and interleaved: one run per configuration is within the noise of a
+    // 2-core machine; the report shows medians and ranges.
+    const repeats = opts.quick ? 1 : 3;
+    console.log(`\nsched: NODE_CLUSTER_SCHED_POLICY × SMTP_WORKERS on (a) and (b), ${repeats} round(s)`);
+    const configs = (['rr', 'none'] as const).flatMap((sched) =>
+      [1, 2].map((workers) => ({ sched, workers })),
+    );
+    for (const c of configs) data.matrix.push({ ...c, results: [] });
+    for (let round = 0; round < repeats; round++)
+      for (const [i, c] of configs.entries())
         for (const s of matrixScenarios(opts.quick)) {
-          const m = await measureStable(s, 'gateway', { ...base, gateway: { ...gateway, workers, sched } });
+          const m = await measureStable(s, 'gateway', { ...base, gateway: { ...gateway, ...c } }, 1);
           console.log('  ' + oneLine(m));
-          results.push(m);
+          data.matrix[i]!.results.push(m);
         }
-        data.matrix.push({ sched, workers, results });
-      }
   }
 
   if (opts.selected.includes('profile')) {
