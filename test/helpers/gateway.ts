@@ -3,7 +3,7 @@
  * its JSON log lines, so tests wait for events instead of sleeping.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,6 +41,13 @@ export interface GatewayOptions {
   command?: string[];
   /** Resolve once started without waiting for readiness (e.g. for crash-loop tests). */
   waitReady?: boolean;
+}
+
+export const TEST_LOG_DIR = join(REPO, 'test-results', 'logs');
+
+async function keepLog(pid: number | undefined, lines: string[]): Promise<void> {
+  await mkdir(TEST_LOG_DIR, { recursive: true });
+  await writeFile(join(TEST_LOG_DIR, `gateway-${pid}-${Date.now()}.log`), lines.join('\n') + '\n');
 }
 
 export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
@@ -81,7 +88,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => {
       for (const w of [...waiters]) w();
-      resolve({ code, signal });
+      // Every gateway's output is kept for the whole-run secret scan (npm posttest).
+      void keepLog(proc.pid, rawOutput).finally(() => resolve({ code, signal }));
     }),
   );
 
