@@ -1,6 +1,6 @@
 /**
  * The server side of a benchmark, each as real processes on port 0: the sandbox
- * upstream (fast mode: no outbox files), the gateway (`node src/main.ts`, primary +
+ * upstream (fast mode: bench/sandbox-main.ts), the gateway (`node src/main.ts`, primary +
  * workers) and the reference smtp-server. Also the benchmark certificate, made once
  * and served by both the gateway and the reference.
  */
@@ -117,9 +117,9 @@ export async function startSandbox(
   dataDir: string,
   extraEnv: Record<string, string> = {},
 ): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(NODE, [join(REPO, 'src/sandbox/main.ts')], {
+  const child = spawn(NODE, [join(REPO, 'bench/sandbox-main.ts')], {
     cwd: REPO,
-    env: { ...baseEnv(), DATA_DIR: dataDir, SANDBOX_WRITE_OUTBOX: 'false', LOG_LEVEL: 'warn', ...extraEnv },
+    env: { ...baseEnv(), DATA_DIR: dataDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = await waitForLine(child, 'sandbox ready', 20_000);
