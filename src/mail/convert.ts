@@ -19,6 +19,7 @@ import { contentDigest } from './digest.ts';
 import { fieldText, firstField } from './header-fields.ts';
 import { forwardedHeaders } from './headers.ts';
 import { prescan } from './limits.ts';
+import { parseSimpleMessage } from './fast-path.ts';
 import { parseMime } from './parse.ts';
 
 export type { ControlFields } from './control-headers.ts';
@@ -66,11 +67,13 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
   if (!firstField(scan.headers, 'subject')) throw noSubject();
   const forwarded = forwardedHeaders(scan.headers, opts.hostname);
 
-  const parsed = await parseMime(raw, {
-    maxHeaderBytes: opts.maxHeaderBytes,
-    maxParts: opts.maxParts,
-    textBesideHtml: scan.textBesideHtml,
-  });
+  const parsed =
+    parseSimpleMessage(raw, scan.headers, scan.parts) ??
+    (await parseMime(raw, {
+      maxHeaderBytes: opts.maxHeaderBytes,
+      maxParts: opts.maxParts,
+      textBesideHtml: scan.textBesideHtml,
+    }));
 
   const subject = (parsed.subject ?? '').replace(/[\r\n\t]+/g, ' ').trim();
   if (!subject) throw noSubject();

@@ -1,0 +1,111 @@
+/**
+ * The common case without mailparser's stream machinery: a single-part text/plain or
+ * text/html message in UTF-8 (or US-ASCII), 7bit/8bit/binary or base64, with ASCII-only
+ * headers. That is most transactional mail, and mailparser's per-message streams were the
+ * largest CPU cost of a worker (docs/benchmarks.md). Anything else returns undefined and
+ * takes the mailparser path (parse.ts).
+ *
+ * The result must equal mailparser's for every message it accepts: headers go through the
+ * same libmime calls and the same addressparser mailparser uses, and a property test
+ * (test/unit/mail-fast-path.test.ts) compares both paths on generated messages.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createRequire } from 'node:module';
+import libmime from 'libmime';
+import type { HeaderField } from './header-fields.ts';
+import { fieldText, firstField, parseStructured } from './header-fields.ts';
+import type { ParsedMime } from './parse.ts';
+
+type Address = { name?: string; address?: string; group?: Address[] };
+// mailparser's own addressparser (its pinned nodemailer), so both paths parse From alike.
+const addressparser = createRequire(createRequire(import.meta.url).resolve('mailparser'))(
+  'nodemailer/lib/addressparser',
+) as (value: string) => Address[];
+
+const PLAIN_ENCODINGS = new Set(['', '7bit', '8bit', 'binary']);
+const UTF8_CHARSETS = new Set(['', 'utf-8', 'utf8', 'us-ascii', 'ascii']);
+
+export function parseSimpleMessage(
+  raw: Buffer,
+  headers: readonly HeaderField[],
+  parts: number,
+): ParsedMime | undefined {
+  if (parts !== 1 || raw[0] === 0x0d || raw[0] === 0x0a) return undefined; // no header block at all: leave it
+  const headerEnd = endOfHeaders(raw);
+  if (headerEnd < 0) return undefined;
+  for (let i = 0; i < headerEnd; i++) if (raw[i]! > 0x7e) return undefined; // 8-bit header bytes: mailparser's charset guessing
+
+  // Repeated fields: which one mailparser keeps is its business.
+  for (const name of ['subject', 'from', 'content-type', 'content-transfer-encoding'])
+    if (headers.filter((h) => h.lname === name).length > 1) return undefined;
+  const ct = firstField(headers, 'content-type');
+  const type = ct ? parseStructured(fieldText(ct.raw)) : undefined;
+  const mime = type ? type.value.toLowerCase() : 'text/plain';
+  if (mime !== 'text/plain' && mime !== 'text/html') return undefined;
+  // Any other parameter (format=flowed, delsp, ...) changes how mailparser renders the text.
+  if (type && [...type.params.keys()].some((k) => k !== 'charset')) return undefined;
+  const charset = (type?.params.get('charset') ?? '').trim().toLowerCase();
+  if (!UTF8_CHARSETS.has(charset)) return undefined;
+  const cte = firstField(headers, 'content-transfer-encoding');
+  const encoding = cte ? fieldText(cte.raw).trim().toLowerCase() : '';
+  if (firstField(headers, 'content-disposition')) return undefined; // attachment semantics: leave to mailparser
+
+  const bodyRaw = raw.subarray(headerEnd);
+  let body: Buffer;
+  if (PLAIN_ENCODINGS.has(encoding)) body = bodyRaw;
+  else if (encoding === 'base64') body = Buffer.from(bodyRaw.toString('latin1'), 'base64');
+  else return undefined;
+  if (!isUtf8(body)) return undefined;
+  const content = body.toString('utf8').replace(/\r\n/g, '\n');
+  if (!/\S/.test(content)) return undefined; // refused as bodiless either way; mailparser's shape of "empty" varies
+
+  const subjectField = firstField(headers, 'subject');
+  const subject = subjectField ? decodeWords(headerValue(subjectField)) : '';
+  const fromField = firstField(headers, 'from');
+  const from = fromField ? firstAddress(headerValue(fromField)) : undefined;
+  if (from === null) return undefined;
+  return {
+    ...(subject ? { subject } : {}), // mailparser leaves an empty Subject out
+    ...(from ? { from } : {}),
+    ...(mime === 'text/html' ? { html: content, text: '' } : { text: content }),
+    parts: [],
+  };
+}
+
+/** Offset of the body: after the first empty line (CRLF CRLF or LF LF); -1 when none. */
+function endOfHeaders(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  if (crlf < 0 && lf < 0) return -1;
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) return lf + 2;
+  return crlf + 4;
+}
+
+/** What mailparser's processHeaders does first: libmime.decodeHeader of the whole line, trimmed. */
+function headerValue(field: HeaderField): string {
+  const line = `${field.name}:${field.raw.toString('latin1')}`;
+  const value = String(libmime.decodeHeader(line)?.value ?? '').trim();
+  return Buffer.from(value, 'binary').toString();
+}
+
+function decodeWords(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * The first address with an address, as parse.ts picks it. Returns null for the cases
+ * mailparser post-processes (encoded words or punycode in the address): mailparser path.
+ */
+function firstAddress(value: string): { address: string; name?: string } | undefined | null {
+  const list = addressparser(value);
+  const flat = list.flatMap((a) => (a.group ? a.group : [a]));
+  const first = flat.find((a) => a.address);
+  if (!first?.address) return undefined;
+  if (/=\?|@xn--/i.test(first.address)) return null;
+  const name = decodeWords((first.name ?? '').toString().trim());
+  return { address: first.address, ...(name ? { name } : {}) };
+}

@@ -1,0 +1,118 @@
+// The fast path (src/mail/fast-path.ts) must give exactly what mailparser gives, for every
+// message it accepts; and it must accept the common case (or it saves nothing).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { parseSimpleMessage } from '../../src/mail/fast-path.ts';
+import { prescan } from '../../src/mail/limits.ts';
+import { parseMime } from '../../src/mail/parse.ts';
+
+const LIMITS = { maxDepth: 20, maxParts: 200, maxHeaderBytes: 256 * 1024 };
+
+async function bothPaths(raw: Buffer) {
+  const scan = prescan(raw, LIMITS);
+  const fast = parseSimpleMessage(raw, scan.headers, scan.parts);
+  const slow = await parseMime(raw, {
+    maxHeaderBytes: LIMITS.maxHeaderBytes,
+    maxParts: LIMITS.maxParts,
+    textBesideHtml: scan.textBesideHtml,
+  });
+  return { fast, slow };
+}
+
+const word = fc.stringMatching(/^[A-Za-z0-9]{1,8}$/);
+const unicodeText = fc.string({ unit: 'grapheme', maxLength: 40 });
+const encodedWord = unicodeText.map((t) => `=?utf-8?B?${Buffer.from(t).toString('base64')}?=`);
+const qWord = fc.stringMatching(/^[A-Za-z0-9 ]{1,12}$/).map((t) => `=?UTF-8?Q?${t.replace(/ /g, '_')}?=`);
+const subject = fc.oneof(
+  fc.stringMatching(/^[ -~]{0,60}$/),
+  fc.array(fc.oneof(word, encodedWord, qWord), { minLength: 1, maxLength: 4 }).map((w) => w.join(' ')),
+  // folded over two lines
+  fc.tuple(word, word).map(([a, b]) => `${a}\r\n ${b}`),
+);
+const from = fc.oneof(
+  fc.tuple(word, word).map(([l, d]) => `${l}@${d}.example`),
+  fc.tuple(word, word, word).map(([n, l, d]) => `"${n} Doe" <${l}@${d}.example>`),
+  fc
+    .tuple(unicodeText, word, word)
+    .map(([n, l, d]) => `=?utf-8?B?${Buffer.from(n).toString('base64')}?= <${l}@${d}.example>`),
+  fc.tuple(word, word, word).map(([a, b, d]) => `${a}@${d}.example, ${b}@${d}.example`),
+  fc.constant('undisclosed-recipients:;'),
+);
+const bodyText = fc.array(
+  fc.oneof(unicodeText, fc.constant(''), fc.constant('.'), fc.stringMatching(/^[ -~]{0,80}$/)),
+  { maxLength: 8 },
+);
+const message = fc.record({
+  subject: fc.option(subject, { nil: undefined }),
+  from: fc.option(from, { nil: undefined }),
+  type: fc.constantFrom(
+    undefined,
+    'text/plain',
+    'text/html',
+    'TEXT/PLAIN',
+    'text/plain; charset=utf-8',
+    'text/html; charset="UTF-8"',
+    'text/plain; charset=us-ascii',
+  ),
+  cte: fc.constantFrom(undefined, '7bit', '8bit', 'binary', 'base64', '8BIT'),
+  lines: bodyText,
+  lf: fc.boolean(),
+  trailingNewline: fc.boolean(),
+});
+
+type Generated = typeof message extends fc.Arbitrary<infer T> ? T : never;
+
+function build(m: Generated): Buffer {
+  const eol = m.lf ? '\n' : '\r\n';
+  const headers: string[] = [];
+  if (m.subject !== undefined) headers.push(`Subject: ${m.subject}`);
+  if (m.from !== undefined) headers.push(`From: ${m.from}`);
+  if (m.type !== undefined) headers.push(`Content-Type: ${m.type}`);
+  if (m.cte !== undefined) headers.push(`Content-Transfer-Encoding: ${m.cte}`);
+  let body = m.lines.join(eol) + (m.trailingNewline ? eol : '');
+  if (m.cte?.toLowerCase() === 'base64')
+    body =
+      (
+        Buffer.from(body)
+          .toString('base64')
+          .match(/.{1,76}/g) ?? []
+      ).join(eol) + eol;
+  return Buffer.from(headers.join(eol) + eol + eol + body);
+}
+
+test('fast path and mailparser agree on every message the fast path accepts', async () => {
+  let accepted = 0;
+  await fc.assert(
+    fc.asyncProperty(message, async (m) => {
+      const raw = build(m);
+      const { fast, slow } = await bothPaths(raw);
+      if (fast === undefined) return;
+      accepted++;
+      // undefined fields and absent ones are the same result
+      assert.deepEqual(JSON.parse(JSON.stringify(fast)), JSON.parse(JSON.stringify(slow)), raw.toString());
+    }),
+    { numRuns: 400 },
+  );
+  assert.ok(accepted > 200, `the fast path took only ${accepted} of 400 simple messages`);
+});
+
+test('the fast path declines what it does not do exactly like mailparser', async () => {
+  const declined = [
+    'Subject: s\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nx\r\n',
+    'Subject: s\r\nContent-Type: text/plain; format=flowed\r\n\r\nx\r\n',
+    'Subject: s\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx=3D\r\n',
+    'Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n',
+    'Subject: s\r\nContent-Type: application/pdf\r\n\r\nx\r\n',
+    'Subject: s\r\nContent-Disposition: attachment\r\n\r\nx\r\n',
+    'Subject: caf\xe9\r\n\r\nx\r\n',
+    'Subject: a\r\nSubject: b\r\n\r\nx\r\n',
+    'Subject: s\r\n\r\n\xff\xfe\r\n',
+    'Subject: no body separator',
+  ];
+  for (const text of declined) {
+    const raw = Buffer.from(text, 'latin1');
+    const scan = prescan(raw, LIMITS);
+    assert.equal(parseSimpleMessage(raw, scan.headers, scan.parts), undefined, JSON.stringify(text));
+  }
+});
