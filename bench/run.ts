@@ -1,16 +1,18 @@
 /**
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
- * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--write|--no-write]`
+ * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--merge results.json]
+ * [--write|--no-write]`
  *
  * Scenarios a–f run against the gateway and then the reference with the same client
  * settings; `sched` compares NODE_CLUSTER_SCHED_POLICY rr/none × SMTP_WORKERS 1/2 on
  * (a) and (b); `profile` runs (a) and (b) with --cpu-prof on the gateway tree and
  * summarises the profiles. Default: everything. The load stays on loopback; every
  * scenario has a hard cap. Writes docs/benchmarks.md (generated section) and
- * docs/benchmarks-latency.svg on a full run of everything, or with --write.
+ * docs/benchmarks-latency.svg on a full run of everything, or with --write. `--merge` puts
+ * the scenarios measured now into an earlier run's results.json (redo a disturbed one).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { latencyChart, type ChartRow } from './chart.ts';
@@ -55,6 +57,7 @@ function parseArgs(argv: string[]) {
     sched: 'rr' as 'rr' | 'none',
     write: undefined as boolean | undefined,
     nodeOptions: '',
+    merge: '',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -72,6 +75,7 @@ function parseArgs(argv: string[]) {
     else if (a === '--workers') opts.workers = Number(value());
     else if (a === '--sched') opts.sched = value() === 'none' ? 'none' : 'rr';
     else if (a === '--node-options') opts.nodeOptions = value();
+    else if (a === '--merge') opts.merge = value();
     else if (a === '--write') opts.write = true;
     else if (a === '--no-write') opts.write = false;
     else throw new Error(`unknown option ${a}`);
@@ -194,11 +198,26 @@ async function main(): Promise<void> {
     }
   }
 
+  let everything = ALL.every((s) => opts.selected.includes(s)) && !opts.quick;
+  if (opts.merge) {
+    // Re-measured parts replace theirs in an earlier full run (a scenario disturbed by
+    // other work on a shared machine can be redone without redoing everything).
+    const base = JSON.parse(await readFile(opts.merge, 'utf8')) as BenchData;
+    const ids = new Set(data.runs.map((r) => r.scenario.id));
+    data.runs = [...base.runs.filter((r) => !ids.has(r.scenario.id)), ...data.runs].sort((x, y) =>
+      x.scenario.id.localeCompare(y.scenario.id),
+    );
+    if (!opts.selected.includes('layers')) data.layers = base.layers;
+    if (!opts.selected.includes('sched')) data.matrix = base.matrix;
+    if (!opts.selected.includes('profile')) data.profiles = base.profiles;
+    data.command = `${base.command} (${base.date}), then ${data.command} (${data.date})`;
+    data.date = base.date;
+    everything = !opts.quick;
+  }
   console.log('\nTargets:');
   for (const t of evaluateTargets(data))
     console.log(`  ${t.ok === undefined ? '?' : t.ok ? 'met   ' : 'MISSED'}  ${t.target}: ${t.measured}`);
 
-  const everything = ALL.every((s) => opts.selected.includes(s)) && !opts.quick;
   const json = join(dataDir, 'results.json');
   await writeFile(
     json,
