@@ -79,7 +79,8 @@ export interface Measurement {
     probeBanner: Percentiles;
     errorSamples: string[];
   };
-  metrics?: { polls: number; failures: number; latency: Percentiles };
+  /** /metrics scraped every 100 ms during a closed-loop run like the peak (msgPerSec: that run's). */
+  metrics?: { polls: number; failures: number; latency: Percentiles; msgPerSec?: number };
   /** The peak run in CLOCK_MONOTONIC µs (to cut CPU profiles to it). */
   peakWindowUs?: { fromUs: number; toUs: number };
   /** Measurements made (a run disturbed by other processes on the machine is repeated). */
@@ -123,7 +124,9 @@ function phase(r: RunResult): PhaseResult {
 }
 
 /** GET /metrics every 100 ms (start to start) until stopped; durations in ms. */
-function pollMetrics(httpPort: number): { stop(): Promise<Measurement['metrics']> } {
+function pollMetrics(httpPort: number): {
+  stop(): Promise<{ polls: number; failures: number; latency: Percentiles }>;
+} {
   const durations: number[] = [];
   let failures = 0;
   let stopped = false;
@@ -236,8 +239,6 @@ export async function measure(
       };
     }
 
-    const poller =
-      server === 'gateway' && s.pollMetrics && tree.httpPort ? pollMetrics(tree.httpPort) : undefined;
     const probe = holder?.request<{ bannerMs: number[] }>(
       { type: 'probe', target, durationMs: s.load.durationMs, everyMs: 50 },
       'probed',
@@ -265,8 +266,15 @@ export async function measure(
         peak.messages > 0 ? ((cpuSeconds(sandboxPids) - sandbox0) / peak.messages) * 1000 : NaN;
     m.serverCores = cpu / wall;
     m.othersCores = Math.max(0, (machine - cpu - genCpu) / wall);
-    if (poller) m.metrics = await poller.stop();
     if (probe && m.hold) m.hold.probeBanner = percentiles((await probe).bannerMs);
+    if (server === 'gateway' && s.pollMetrics && tree.httpPort) {
+      // Its own phase, the same closed-loop load: a scrape every 100 ms is a load of its
+      // own (every worker serialises its registry each time), kept out of the peak figures.
+      const poller = pollMetrics(tree.httpPort);
+      const durationMs = Math.min(s.load.durationMs, 10_000);
+      const loaded = phase(await run(spec(`${s.id}-metrics-${Date.now()}`, { durationMs })));
+      m.metrics = { ...(await poller.stop())!, msgPerSec: loaded.msgPerSec };
+    }
     if (holder) {
       const released = await holder.request<{ stillOpen: number }>({ type: 'release' }, 'released', 30_000);
       m.hold!.held = Math.min(m.hold!.held, released.stillOpen);
