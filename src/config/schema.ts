@@ -81,6 +81,11 @@ export const CONFIG_VARIABLES = {
   ],
   DRAIN_TIMEOUT: [int(1, 3600), '30', 'seconds a stopping worker lets DATA in flight finish before 421'],
   DATA_DIR: [z.string().min(1), '.data', 'writable directory: self-signed TLS, sandbox outbox'],
+  WORKER_SEMI_SPACE_MB: [
+    int(0, 1024),
+    '32',
+    'V8 young-generation semi-space of each worker in MiB (0 = V8 default); see docs/benchmarks.md',
+  ],
   WORKER_RESTART_DELAY_MS: [
     int(0, 600_000),
     '250',

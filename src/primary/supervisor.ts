@@ -78,6 +78,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     cluster.setupPrimary({
       exec: new URL('../../workers/smtp-worker.ts', import.meta.url).pathname,
       silent: false,
+      // A larger young generation: per-message garbage dies there instead of being promoted
+      // and collected by old-space GCs, which were the workers' latency tail (docs/benchmarks.md).
+      execArgv: [
+        ...process.execArgv,
+        ...(config.WORKER_SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${config.WORKER_SEMI_SPACE_MB}`] : []),
+      ],
     });
   }
 
