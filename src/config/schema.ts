@@ -101,6 +101,11 @@ export const CONFIG_VARIABLES = {
     '1500',
     'per-worker wait when aggregating /metrics (slow workers are skipped)',
   ],
+  AUTH_TIMEOUT: [
+    int(0, 3600),
+    '60',
+    'seconds a session may stay unauthenticated before 421 (slowloris bound; 0 = off)',
+  ],
   AUTH_LOCKOUT_THRESHOLD: [
     int(0, 10_000),
     '5',

@@ -51,6 +51,12 @@ export const REPLIES = {
     text: 'Too many failed authentications from your address, try again later',
     when: 'The client IP is locked out after repeated AUTH failures (at connect and at AUTH)',
   },
+  authTimeout: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Authentication not completed in time, closing connection',
+    when: 'A session still unauthenticated AUTH_TIMEOUT seconds after connect (slowloris bound)',
+  },
   shuttingDown: {
     code: 421,
     enhanced: '4.3.2',

@@ -40,6 +40,7 @@ import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts'
 interface SessionState extends SessionContext {
   readonly startedAt: bigint;
   sender?: SenderVerdict;
+  authenticated?: boolean;
 }
 
 type Callback = (err?: Error | null) => void;
@@ -164,6 +165,7 @@ export function createSessionHooks(deps: HookDeps) {
               },
               'AUTH accepted',
             );
+            if (s) s.authenticated = true;
             callback(null, { user: account });
           } catch (err) {
             const reply = err instanceof SmtpReplyError ? err : new SmtpReplyError('authUnavailable');
@@ -296,6 +298,17 @@ export function createSessionHooks(deps: HookDeps) {
     },
 
     activeSessions: () => sessions.size,
+
+    /**
+     * Sessions still unauthenticated after `seconds`: a client trickling bytes resets the
+     * idle timeout forever, so time since connect is what bounds it (slowloris).
+     */
+    unauthenticatedFor(seconds: number): string[] {
+      const limit = process.hrtime.bigint() - BigInt(seconds) * 1_000_000_000n;
+      const stale: string[] = [];
+      for (const [id, s] of sessions) if (!s.authenticated && s.startedAt < limit) stale.push(id);
+      return stale;
+    },
   };
 }
 

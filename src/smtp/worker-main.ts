@@ -174,6 +174,23 @@ export function runWorker(): void {
         setImmediate(() => sessionClosed()); // after smtp-server dropped it from `connections`
       },
     });
+    if (config.AUTH_TIMEOUT > 0) {
+      // Checked every few seconds: an O(sessions) scan, cheap next to the sessions themselves.
+      const sweep = setInterval(
+        () => {
+          const stale = new Set(hooks.unauthenticatedFor(config.AUTH_TIMEOUT));
+          if (stale.size === 0 || !server) return;
+          for (const connection of server.connections) {
+            if (!stale.has(connection.id)) continue;
+            log?.info({ event: 'smtp.auth_timeout', session: connection.id }, 'no AUTH in time; closing');
+            connection.send(421, replyText('authTimeout'));
+            connection.close();
+          }
+        },
+        Math.min(5_000, config.AUTH_TIMEOUT * 500),
+      );
+      sweep.unref();
+    }
     server.on('error', (err) =>
       log?.warn({ event: 'smtp.server_error', err: err.message }, 'SMTP server error'),
     );

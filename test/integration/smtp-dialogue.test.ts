@@ -138,3 +138,35 @@ test('MAX_CONNECTIONS_PER_POD holds across workers, even for trusted networks', 
     await pod.stop();
   }
 });
+
+test('AUTH_TIMEOUT: a client that keeps talking but never authenticates is closed with 421 4.7.0 (slowloris bound)', async () => {
+  const slow = await startGateway({
+    env: { AUTH_TIMEOUT: '2', CONNECTION_TIMEOUT: '60', SMTP_WORKERS: '1' },
+  });
+  try {
+    const { client } = await SmtpTestClient.connect(slow.smtpPort);
+    await client.command('EHLO client.test');
+    // A trickling client: one byte of a never-ending command line every 100 ms keeps the
+    // idle timer from firing; only the time since connect ends it.
+    const reply = client.read(15_000);
+    let trickling = true;
+    void (async () => {
+      while (trickling && !client.closed) {
+        client.write('x');
+        await new Promise((r) => setTimeout(r, 100)); // the client's pace, not a synchronisation
+      }
+    })();
+    const last = await reply;
+    trickling = false;
+    assert.equal(last.text, '421 4.7.0 Authentication not completed in time, closing connection');
+    await client.closedPromise();
+    // An authenticated session is not affected.
+    const { client: ok } = await SmtpTestClient.connect(slow.smtpPort);
+    assert.equal((await ok.login(TEST_USER, TEST_PASSWORD)).code, 235);
+    await slow.waitForLog((l) => l.event === 'smtp.auth_timeout');
+    assert.equal((await ok.command('NOOP')).code, 250);
+    ok.end();
+  } finally {
+    await slow.stop();
+  }
+});
