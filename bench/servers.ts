@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { generate } from 'selfsigned';
+import { generateCertificate } from '../src/primary/tls-material.ts';
 import { withFdLimit } from './fd-limit.ts';
 import { listeningPorts } from './proc-stats.ts';
 
@@ -38,29 +38,12 @@ export interface CertPaths {
   key: string;
 }
 
-/** RSA 2048 / sha256 / CN=localhost, like the gateway's own self-signed default. */
+/** The gateway's own self-signed generator (RSA 2048, sha256, CN=localhost), valid 30 days. */
 export async function makeCertificate(dir: string): Promise<CertPaths> {
   await mkdir(dir, { recursive: true });
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    algorithm: 'sha256',
-    keySize: 2048,
-    notBeforeDate: new Date(),
-    notAfterDate: new Date(Date.now() + 30 * 86_400_000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-        ],
-      },
-    ],
-  });
+  const pems = await generateCertificate('localhost', 30);
   const paths = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
-  await writeFile(paths.key, pems.private, { mode: 0o600 });
+  await writeFile(paths.key, pems.key, { mode: 0o600 });
   await writeFile(paths.cert, pems.cert);
   return paths;
 }
