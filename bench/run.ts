@@ -198,6 +198,9 @@ async function main(): Promise<void> {
     }
   }
 
+  // The gateway is started from src/ for every scenario: say so if src/ moved meanwhile.
+  const endCommit = gitCommit();
+  if (endCommit !== data.commit) data.commit = `${data.commit} → ${endCommit} (src/ changed during the run)`;
   let everything = ALL.every((s) => opts.selected.includes(s)) && !opts.quick;
   if (opts.merge) {
     // Re-measured parts replace theirs in an earlier full run (a scenario disturbed by
@@ -211,6 +214,8 @@ async function main(): Promise<void> {
     if (!opts.selected.includes('sched')) data.matrix = base.matrix;
     if (!opts.selected.includes('profile')) data.profiles = base.profiles;
     data.command = `${base.command} (${base.date}), then ${data.command} (${data.date})`;
+    if (base.commit !== data.commit)
+      data.commit = `${base.commit} (earlier run), ${data.commit} (re-measured part)`;
     data.date = base.date;
     everything = !opts.quick;
   }
