@@ -34,7 +34,11 @@ async function send(raw: Buffer): Promise<{ reply: Reply; ms: number }> {
   const line = reply.lines.at(-1) ?? '';
   assert.match(line, ALLOWED, `unexpected reply for a hostile message: ${reply.text}`);
   assert.ok(ms < PER_MESSAGE_MS, `answered after ${ms} ms`);
-  if (reply.code === 250) {
+  if (reply.code === 250 && /already accepted earlier/.test(reply.text)) {
+    // The generator produced the same message twice (or fast-check replays one while
+    // shrinking): the duplicate-skip ledger rightly sends nothing the second time.
+    assert.equal(e.sb.outbox().length, before, 'a skipped duplicate with an outbox entry');
+  } else if (reply.code === 250) {
     await e.sb.flushOutbox();
     assert.equal(e.sb.outbox().length, before + 1, 'a 250 without exactly one outbox entry');
   } else {
