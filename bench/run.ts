@@ -1,6 +1,6 @@
 /**
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
- * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--merge results.json]
+ * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--env KEY=VALUE ...] [--merge results.json]
  * [--write|--no-write]`
  *
  * Scenarios a–f run against the gateway and then the reference with the same client
@@ -58,6 +58,7 @@ function parseArgs(argv: string[]) {
     write: undefined as boolean | undefined,
     nodeOptions: '',
     merge: '',
+    env: {} as Record<string, string>,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -76,7 +77,11 @@ function parseArgs(argv: string[]) {
     else if (a === '--sched') opts.sched = value() === 'none' ? 'none' : 'rr';
     else if (a === '--node-options') opts.nodeOptions = value();
     else if (a === '--merge') opts.merge = value();
-    else if (a === '--write') opts.write = true;
+    else if (a === '--env') {
+      const [k, ...v] = value().split('=');
+      if (!k || v.length === 0) throw new Error('--env needs KEY=VALUE');
+      opts.env[k] = v.join('=');
+    } else if (a === '--write') opts.write = true;
     else if (a === '--no-write') opts.write = false;
     else throw new Error(`unknown option ${a}`);
   }
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
   const gateway: GatewaySettings = {
     workers: opts.workers,
     sched: opts.sched,
-    ...(opts.nodeOptions ? { env: { NODE_OPTIONS: opts.nodeOptions } } : {}),
+    env: { ...opts.env, ...(opts.nodeOptions ? { NODE_OPTIONS: opts.nodeOptions } : {}) },
   };
   const base: MeasureContext = { dataDir, cert, sources, gateway, quick: opts.quick };
   const data: BenchData = {
@@ -104,7 +109,11 @@ async function main(): Promise<void> {
     quick: opts.quick,
     machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, open files ${SOFT_FD_LIMIT}/${HARD_FD_LIMIT}, generator on the same cores`,
     commit: gitCommit(),
-    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}${opts.nodeOptions ? `, NODE_OPTIONS=${opts.nodeOptions}` : ''}`,
+    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}${Object.entries(
+      gateway.env ?? {},
+    )
+      .map(([k, v]) => `, ${k}=${v}`)
+      .join('')}`,
     runs: [],
     matrix: [],
     layers: [],
@@ -164,7 +173,7 @@ async function main(): Promise<void> {
         ...base,
         gateway: {
           ...gateway,
-          env: { NODE_OPTIONS: `${opts.nodeOptions} ${cpuProf}`.trim() },
+          env: { ...gateway.env, NODE_OPTIONS: `${opts.nodeOptions} ${cpuProf}`.trim() },
           sandboxEnv: { NODE_OPTIONS: cpuProf },
         },
         onGateway: (tree) => {
