@@ -32,18 +32,12 @@ import { makeCertificate, REPO } from './servers.ts';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'layers', 'sched', 'profile'];
 
-/** The commit the gateway was measured at (+ "with local changes" when src/ differs from it). */
+/** The last commit that touched src/ (what the gateway ran), + a note when src/ has local changes. */
 function gitCommit(): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: REPO,
-      encoding: 'utf8',
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
-      cwd: REPO,
-      encoding: 'utf8',
-    }).trim();
-    return dirty ? `${head} with local changes in src/` : head;
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
+    const head = git('log', '-1', '--format=%h', '--', 'src');
+    return git('status', '--porcelain', '--', 'src') ? `${head} with local changes in src/` : head;
   } catch {
     return 'unknown';
   }
