@@ -2,8 +2,9 @@
  * THE union of every message between the primary and its SMTP workers. Nothing else
  * crosses `process.send`. Each side handles its half in one exhaustive `switch`.
  *
- *   primary → worker: init, tls.update, shutdown, request(metrics), response
- *   worker → primary: ready, request(admission, limits, ledger), notify, response
+ *   primary → worker: init, tls.update, shutdown, ledger.replicate, request(metrics), response
+ *   worker → primary: ready, request(admission, limits, ledger), notify (connection.closed,
+ *                     ledger.recorded, metrics.final), response
  *
  * Request/response pairs are typed by `RequestMap` (src/ipc/channel.ts adds ids,
  * timeouts and the pending map).
@@ -17,6 +18,16 @@ export interface TlsMaterial {
   readonly key: string;
   readonly cert: string;
 }
+
+/**
+ * How a worker keeps the delivery ledger (src/smtp/replicated-ledger.ts):
+ * - replicated: the pod's ledger lives in the primary's memory; every worker holds a
+ *   replica (seeded at init, fed by `ledger.replicate`) and looks keys up locally, so a
+ *   message costs no IPC round trip. Records go to the primary batched, once per tick.
+ * - primary: the store is Redis (fleet-wide); every lookup asks the primary.
+ */
+export type LedgerInit =
+  { mode: 'replicated'; entries: Array<[key: string, expiresAt: number]> } | { mode: 'primary' };
 
 export type AdmissionVerdict = 'ok' | 'pod_limit' | 'ip_limit' | 'locked_out' | 'draining';
 
@@ -72,7 +83,10 @@ export type PrimaryToWorker =
       tls: TlsMaterial;
       /** Key of the credential HMAC, identical in every worker so caches agree. */
       authKey: string;
+      ledger: LedgerInit;
     }
+  /** Keys another worker recorded (replicated ledger mode). */
+  | { type: 'ledger.replicate'; keys: string[]; ttlSeconds: number }
   | { type: 'tls.update'; tls: TlsMaterial }
   | { type: 'shutdown'; reason: 'stop' | 'rolling' }
   | PrimaryRequest
@@ -82,6 +96,8 @@ export type PrimaryToWorker =
 export type WorkerToPrimary =
   | { type: 'ready'; slot: number; port: number }
   | { type: 'connection.closed'; ip: string }
+  /** Keys Cakemail accepted, batched per tick (replicated ledger mode). */
+  | { type: 'ledger.recorded'; keys: string[]; ttlSeconds: number }
   /** Sent once by an exiting worker: its final counts, so totals stay exact across restarts. */
   | { type: 'metrics.final'; metrics: MetricObjectWithValues<MetricValue<string>>[] }
   | WorkerRequest

@@ -73,7 +73,11 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     isTrusted,
   });
 
-  const supervisor = new Supervisor(config, tls, randomBytes(32).toString('hex'), log);
+  // Memory store: each worker keeps a replica of the ledger (no IPC per message); Redis:
+  // the ledger is fleet-wide, so workers ask the primary (src/smtp/replicated-ledger.ts).
+  const supervisor = new Supervisor(config, tls, randomBytes(32).toString('hex'), log, () =>
+    redis ? { mode: 'primary' } : { mode: 'replicated', entries: memory.ledgerEntries() },
+  );
   const metrics = new MetricsAggregator(
     {
       *workers() {
@@ -93,6 +97,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     store,
     isTrusted,
     log,
+    peers: () => supervisor.liveWorkers(),
     finalMetrics: (workerId: number, snapshot: Parameters<MetricsAggregator['final']>[1]) =>
       metrics.final(workerId, snapshot),
   };

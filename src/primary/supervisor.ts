@@ -14,7 +14,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/schema.ts';
-import type { PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
+import type { LedgerInit, PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
 import { RequestChannel, safeSend } from '../ipc/channel.ts';
 import type { Logger } from '../log.ts';
 import { workerRestartsTotal, workerStates } from '../metrics/primary-metrics.ts';
@@ -60,11 +60,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #readyWaiters = new Map<number, (ok: boolean) => void>();
   #tls: TlsMaterial;
   readonly #authKey: string;
+  readonly #ledgerInit: () => LedgerInit;
   #stopping = false;
   smtpPort: number | undefined;
 
-  constructor(config: Config, tls: TlsMaterial, authKey: string, log: Logger) {
+  /** `ledgerInit` is asked at each worker's init: its replica's seed, or "ask the primary". */
+  constructor(
+    config: Config,
+    tls: TlsMaterial,
+    authKey: string,
+    log: Logger,
+    ledgerInit: () => LedgerInit = () => ({ mode: 'primary' }),
+  ) {
     super();
+    this.#ledgerInit = ledgerInit;
     this.#config = config;
     this.#tls = tls;
     this.#authKey = authKey;
@@ -182,6 +191,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         config: this.#config,
         tls: this.#tls,
         authKey: this.#authKey,
+        ledger: this.#ledgerInit(),
       } satisfies PrimaryToWorker);
     });
     worker.on('message', (message: WorkerToPrimary) => {

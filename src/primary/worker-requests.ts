@@ -4,8 +4,8 @@
  * event loop (the store may be Redis, which is awaited, never blocked on).
  */
 import type { Config } from '../config/schema.ts';
-import { respond } from '../ipc/channel.ts';
-import type { WorkerRequest, WorkerResponseBody, WorkerToPrimary } from '../ipc/messages.ts';
+import { respond, safeSend } from '../ipc/channel.ts';
+import type { PrimaryToWorker, WorkerRequest, WorkerResponseBody, WorkerToPrimary } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
 import { podConnections, rateLimitedTotal } from '../metrics/primary-metrics.ts';
 import type { ConnectionTable } from './admission.ts';
@@ -17,6 +17,8 @@ export interface PodStateDeps {
   table: ConnectionTable;
   store: SharedStore;
   isTrusted(ip: string): boolean;
+  /** Every live worker (replicated ledger: records are forwarded to the others). */
+  peers(): Iterable<LiveWorker>;
   /** An exiting worker's last counts (kept by the metrics aggregator). */
   finalMetrics(
     workerId: number,
@@ -31,6 +33,17 @@ export function handleWorkerMessage(deps: PodStateDeps, from: LiveWorker, messag
       deps.table.close(from.worker.id, message.ip);
       podConnections.set(deps.table.total);
       return;
+    case 'ledger.recorded': {
+      // Authoritative copy here (it seeds new workers), then every other worker's replica.
+      void deps.store.ledgerRecord(message.keys, message.ttlSeconds).catch(() => undefined);
+      const forward: PrimaryToWorker = {
+        type: 'ledger.replicate',
+        keys: message.keys,
+        ttlSeconds: message.ttlSeconds,
+      };
+      for (const peer of deps.peers()) if (peer !== from) safeSend(peer.worker, forward);
+      return;
+    }
     case 'request':
       respond(from.worker, message.id, answer(deps, from, message));
       return;

@@ -4,9 +4,12 @@
  * "452 4.5.3" or "550 5.7.1". Our reply table owns enhanced codes, so every message we
  * hand to smtp-server already starts with one; this wrapper of the connection's public
  * `send()` passes such messages through as they are (context `false` = "add none")
- * and leaves the library's own replies untouched. Installed once per process.
+ * and leaves the library's own replies untouched. It also batches the replies of one
+ * event-loop turn into one TLS write (reply-coalescing.ts). Installed once per process.
  */
+import type { Socket } from 'node:net';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { coalesceReplies } from './reply-coalescing.ts';
 
 const CARRIES_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
 let installed = false;
@@ -18,7 +21,8 @@ export function installReplyShim(): void {
     send(code: number, data?: string | string[], context?: string | false): void;
   };
   const original = proto.send;
-  proto.send = function send(this: unknown, code, data, context) {
+  proto.send = function send(this: { _socket?: Socket }, code, data, context) {
+    coalesceReplies(this._socket);
     if (typeof data === 'string' && CARRIES_ENHANCED.test(data))
       return original.call(this, code, data, false);
     return original.call(this, code, data, context);

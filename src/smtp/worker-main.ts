@@ -16,6 +16,8 @@ import { baseServerOptions } from './server-options.ts';
 import { replyText } from './replies.ts';
 import { createSessionHooks } from './session-hooks.ts';
 import { IpcLedger } from './ipc-ledger.ts';
+import { ReplicatedLedger } from './replicated-ledger.ts';
+import type { DeliveryLedger } from '../delivery/ledger.ts';
 
 export interface MailSide {
   authenticator: Authenticator;
@@ -30,7 +32,7 @@ type InitMessage = Extract<PrimaryToWorker, { type: 'init' }>;
  * plug an in-test implementation (a module exporting `createMailSide`); it is refused
  * in production.
  */
-async function createMailSide(init: InitMessage, link: PrimaryLink, log: Logger): Promise<MailSide> {
+async function createMailSide(init: InitMessage, ledger: DeliveryLedger, log: Logger): Promise<MailSide> {
   const override = process.env.GATEWAY_TEST_MAIL_SIDE;
   if (override) {
     if (init.config.NODE_ENV === 'production')
@@ -41,7 +43,7 @@ async function createMailSide(init: InitMessage, link: PrimaryLink, log: Logger)
   const { createCakemailSide } = await import('../cakemail/index.ts');
   return createCakemailSide(init.config, {
     authKey: Buffer.from(init.authKey, 'hex'),
-    ledger: new IpcLedger(link),
+    ledger,
     log,
   });
 }
@@ -52,6 +54,7 @@ export function runWorker(): void {
   const link = new PrimaryLink(process as unknown as ConstructorParameters<typeof PrimaryLink>[0]);
   let server: SMTPServer | undefined;
   let side: MailSide | undefined;
+  let replica: ReplicatedLedger | undefined;
   let log: Logger | undefined;
   let shuttingDown = false;
   let drainTimeoutMs = 30_000;
@@ -63,6 +66,7 @@ export function runWorker(): void {
     shuttingDown = true;
     log?.info({ event: 'worker.draining', reason }, 'worker draining');
     const done = () => {
+      replica?.flush();
       void side?.close().catch(() => undefined);
       log?.info({ event: 'worker.stopped' }, 'worker stopped');
       // Last counts go to the primary so totals stay exact across restarts, then exit.
@@ -110,13 +114,21 @@ export function runWorker(): void {
   process.on('message', (message: PrimaryToWorker) => {
     switch (message.type) {
       case 'init':
-        void start(message).catch((err: Error) => {
+        // Built at once, not in start(): `ledger.replicate` may follow `init` immediately.
+        if (message.ledger.mode === 'replicated') {
+          replica = new ReplicatedLedger((m) => link.notify(m));
+          replica.seed(message.ledger.entries);
+        }
+        void start(message, replica ?? new IpcLedger(link)).catch((err: Error) => {
           (log ?? console).error(
             { event: 'worker.start_failed', err: err.message, stack: err.stack },
             'worker failed to start',
           );
           process.exit(1);
         });
+        return;
+      case 'ledger.replicate':
+        replica?.apply(message.keys, message.ttlSeconds);
         return;
       case 'tls.update':
         server?.updateSecureContext({ key: message.tls.key, cert: message.tls.cert });
@@ -149,7 +161,7 @@ export function runWorker(): void {
   // The primary went away (crash, kill -9): nothing can be admitted or counted any more.
   process.on('disconnect', () => shutdown('primary gone'));
 
-  async function start(init: InitMessage): Promise<void> {
+  async function start(init: InitMessage, ledger: DeliveryLedger): Promise<void> {
     const { config } = init;
     drainTimeoutMs = config.DRAIN_TIMEOUT * 1000;
     log = createLogger({
@@ -158,7 +170,7 @@ export function runWorker(): void {
       role: 'worker',
       worker: init.slot,
     });
-    side = await createMailSide(init, link, log);
+    side = await createMailSide(init, ledger, log);
     const hooks = createSessionHooks({
       config,
       link,

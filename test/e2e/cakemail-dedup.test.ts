@@ -130,3 +130,31 @@ test('ambiguous recipient: 451 4.3.0 partial, and the retry resends it (document
   const entries = await outboxOf(e.sb, 4);
   assert.deepEqual(entries.map((x) => req(x).email).sort(), ['r1@example.com', ...RCPTS].sort());
 });
+
+test('the ledger survives a rolling restart: new workers are seeded from the primary', async () => {
+  const raw = mime(
+    ['From: demo@cakemail.test', 'Subject: partial, restart, retry', 'Message-ID: <dedup-3@x.test>'],
+    'body\r\n',
+  );
+  e.sb.setFaults({ status: 500, endpoints: ['emails'], remaining: 2 * ATTEMPTS });
+  const first = await session();
+  assertReply(
+    await sendBytes(first.client, DEMO.user, RCPTS, raw),
+    replyLine('partiallyDelivered', { accepted: 1, total: 3 }),
+  );
+  first.client.end();
+
+  // Every worker that saw the record is replaced: only the primary's copy remains.
+  const from = e.gw.lines.length;
+  e.gw.signal('SIGHUP');
+  const oldExits = () =>
+    e.gw.lines.slice(from).filter((l) => l.event === 'worker.exit' && l.expected === true).length;
+  await e.gw.waitForLog(() => oldExits() >= 2, 30_000, from);
+
+  const retry = await session();
+  const reply = await sendBytes(retry.client, DEMO.user, RCPTS, raw);
+  retry.client.end();
+  assert.match(reply.text, /already accepted earlier for 1 recipient\(s\)/);
+  const entries = await outboxOf(e.sb, 3);
+  assert.deepEqual(entries.map((x) => req(x).email).sort(), RCPTS);
+});

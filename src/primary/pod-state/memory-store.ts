@@ -98,6 +98,14 @@ export class MemoryStore implements SharedStore {
     }
   }
 
+  /** Unexpired ledger entries [key, expiresAt ms], oldest first: seeds a new worker's replica. */
+  ledgerEntries(): Array<[string, number]> {
+    const now = this.#now();
+    const out: Array<[string, number]> = [];
+    for (const [k, expires] of this.#ledger) if (expires > now) out.push([k, expires]);
+    return out;
+  }
+
   /** Drops expired entries; Map iteration order is insertion order, so stop early when possible. */
   sweep(): void {
     const now = this.#now();
