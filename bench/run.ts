@@ -1,7 +1,7 @@
 /**
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
  * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--env KEY=VALUE ...] [--merge results.json]
- * [--write|--no-write]`
+ * [--gateway-only] [--write|--no-write]`
  *
  * Scenarios a–f run against the gateway and then the reference with the same client
  * settings; `sched` compares NODE_CLUSTER_SCHED_POLICY rr/none × SMTP_WORKERS 1/2 on
@@ -52,6 +52,7 @@ function parseArgs(argv: string[]) {
     write: undefined as boolean | undefined,
     nodeOptions: '',
     merge: '',
+    gatewayOnly: false,
     env: {} as Record<string, string>,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -75,7 +76,8 @@ function parseArgs(argv: string[]) {
       const [k, ...v] = value().split('=');
       if (!k || v.length === 0) throw new Error('--env needs KEY=VALUE');
       opts.env[k] = v.join('=');
-    } else if (a === '--write') opts.write = true;
+    } else if (a === '--gateway-only') opts.gatewayOnly = true;
+    else if (a === '--write') opts.write = true;
     else if (a === '--no-write') opts.write = false;
     else throw new Error(`unknown option ${a}`);
   }
@@ -119,6 +121,7 @@ async function main(): Promise<void> {
     console.log(`\n(${s.id}) ${s.title}`);
     const g = await measureStable(s, 'gateway', base);
     console.log('  ' + oneLine(g));
+    if (opts.gatewayOnly) continue; // tuning runs: no reference, no ratio, nothing written
     const halfRate = g.peak ? g.peak.msgPerSec / 2 : undefined;
     const r = await measureStable(s, 'reference', { ...base, ...(halfRate ? { halfRate } : {}) });
     console.log('  ' + oneLine(r));

@@ -4,6 +4,7 @@
  * workers) and the reference smtp-server. Also the benchmark certificate, made once
  * and served by both the gateway and the reference.
  */
+import { tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -49,7 +50,13 @@ export async function makeCertificate(dir: string): Promise<CertPaths> {
 }
 
 function baseEnv(): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  // Every server process (gateway, sandbox, reference) starts from Node's compile cache,
+  // as the gateway's image does (src/compile-cache.ts): no TypeScript stripper in memory.
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache'),
+  };
 }
 
 /** Waits for a JSON line with msg === `readyMsg` on stdout; rejects on exit or timeout. */

@@ -1,7 +1,11 @@
 // Entry of the gateway: `npm start` / `node src/main.ts`. Runs the primary; the primary forks workers/smtp-worker.ts.
-import { ConfigError, loadConfig } from './config/load.ts';
-import { createLogger } from './log.ts';
-import { runPrimary } from './primary/primary.ts';
+// The compile cache goes first: every module imported after it is served from the cache.
+import { enableCompileCache } from './compile-cache.ts';
+
+enableCompileCache();
+const { ConfigError, loadConfig } = await import('./config/load.ts');
+const { createLogger } = await import('./log.ts');
+const { runPrimary } = await import('./primary/primary.ts');
 
 let config;
 try {

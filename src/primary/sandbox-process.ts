@@ -4,6 +4,7 @@
  * its own event loop, which must stay free to hand out connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { compileCacheEnv } from '../compile-cache.ts';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -20,6 +21,7 @@ export async function startSandboxProcess(config: Config): Promise<SandboxProces
   const child = spawn(process.execPath, [entry], {
     env: {
       ...process.env,
+      ...compileCacheEnv(),
       SANDBOX_PORT: String(config.SANDBOX_PORT),
       DATA_DIR: config.DATA_DIR,
       LOG_LEVEL: config.LOG_LEVEL,

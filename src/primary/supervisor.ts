@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config/schema.ts';
 import type { LedgerInit, PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
 import { RequestChannel, safeSend } from '../ipc/channel.ts';
+import { compileCacheEnv } from '../compile-cache.ts';
 import type { Logger } from '../log.ts';
 import { workerRestartsTotal, workerStates } from '../metrics/primary-metrics.ts';
 
@@ -173,7 +174,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     slot.generation += 1;
     slot.state = 'starting';
     this.#publishStates();
-    const worker = cluster.fork({ GATEWAY_WORKER_SLOT: String(slot.index) });
+    const worker = cluster.fork({ ...compileCacheEnv(), GATEWAY_WORKER_SLOT: String(slot.index) });
     const live: LiveWorker = {
       worker,
       slot: slot.index,

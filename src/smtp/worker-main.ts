@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.ts';
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
 import { respond } from '../ipc/channel.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { flushCompileCache } from '../compile-cache.ts';
 import { workerRegistry } from '../metrics/worker-metrics.ts';
 import type { Authenticator, MailPipeline } from './contracts.ts';
 import { PrimaryLink } from './primary-link.ts';
@@ -211,6 +212,7 @@ export function runWorker(): void {
       const port = typeof address === 'object' && address ? address.port : config.SMTP_PORT;
       log?.info({ event: 'worker.listening', port, generation: init.generation }, 'SMTP worker listening');
       link.notify({ type: 'ready', slot: init.slot, port });
+      flushCompileCache(); // every module is loaded now: the next worker starts from the cache
     });
   }
 }

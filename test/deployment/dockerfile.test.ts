@@ -116,7 +116,12 @@ describe('Dockerfile facts', () => {
         i.keyword === 'RUN' && /mkdir -p \/data\b/.test(i.args) && /chown 1000:1000 \/data\b/.test(i.args),
     );
     assert.ok(prepares, '/data exists and belongs to UID 1000 before the volume is declared');
-    for (const name of Object.keys(env)) assert.ok(name in CONFIG_VARIABLES, `ENV ${name} is not a setting`);
+    // Node's own variables are allowed; everything else must be a gateway setting.
+    const NODE_RUNTIME = ['NODE_COMPILE_CACHE'];
+    for (const name of Object.keys(env))
+      assert.ok(name in CONFIG_VARIABLES || NODE_RUNTIME.includes(name), `ENV ${name} is not a setting`);
+    // The compile cache must be somewhere writable under a read-only root: /tmp.
+    assert.match(env['NODE_COMPILE_CACHE'] ?? '', /^\/tmp\//);
   });
 
   it('exposes the default SMTP and HTTP ports of the config schema', () => {
