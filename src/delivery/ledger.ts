@@ -13,6 +13,11 @@ export interface DeliveryLedger {
   accepted(keys: string[]): Promise<Set<string>>;
   /** Records `keys` as accepted for `ttlSeconds`. */
   record(keys: string[], ttlSeconds: number): Promise<void>;
+  /**
+   * The message just recorded ends in a reply the client will retry (a deferral or a
+   * partial delivery): a ledger that shares records lazily should share them now.
+   */
+  publishNow?(): void;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The worker's replica of the pod's delivery ledger: local lookups, records batched into
-// one notification per event-loop turn, seeded from the primary, bounded, expiring.
+// one notification per batch (10 ms, or the end of the turn when a retry is likely),
+// seeded from the primary, bounded, expiring.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WorkerToPrimary } from '../../src/ipc/messages.ts';
@@ -7,17 +8,36 @@ import { ReplicatedLedger } from '../../src/smtp/replicated-ledger.ts';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
-test('records are visible at once and reach the primary in one message per turn', async () => {
+test('records are visible at once and reach the primary in one message per batch', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const sent: WorkerToPrimary[] = [];
-  const ledger = new ReplicatedLedger((m) => sent.push(m));
+  const ledger = new ReplicatedLedger((m) => sent.push(m), { batchMs: 10 });
   await ledger.record(['a'], 60);
   await ledger.record(['b', 'c'], 60);
   assert.deepEqual([...(await ledger.accepted(['a', 'b', 'x']))].sort(), ['a', 'b']);
-  assert.equal(sent.length, 0, 'nothing sent before the turn ends');
   await turn();
+  t.mock.timers.tick(9);
+  assert.equal(sent.length, 0, 'clean deliveries wait for the batch');
+  t.mock.timers.tick(1);
   assert.deepEqual(sent, [{ type: 'ledger.recorded', keys: ['a', 'b', 'c'], ttlSeconds: 60 }]);
-  await turn();
+  t.mock.timers.tick(100);
   assert.equal(sent.length, 1, 'no empty batches');
+  await ledger.record(['d'], 60);
+  t.mock.timers.tick(10);
+  assert.equal(sent.length, 2, 'the next record starts the next batch');
+});
+
+test('publishNow(): a likely retry sends the batch at the end of the turn, not later', async () => {
+  const sent: WorkerToPrimary[] = [];
+  const ledger = new ReplicatedLedger((m) => sent.push(m), { batchMs: 60_000 });
+  ledger.publishNow(); // nothing queued: nothing to send
+  await ledger.record(['p'], 60);
+  ledger.publishNow();
+  assert.equal(sent.length, 0, 'not synchronously: the reply is written in the same turn');
+  await turn();
+  assert.deepEqual(sent, [{ type: 'ledger.recorded', keys: ['p'], ttlSeconds: 60 }]);
+  ledger.flush();
+  assert.equal(sent.length, 1);
 });
 
 test('flush() sends what is queued at once (worker exit)', async () => {
