@@ -5,10 +5,12 @@
  * otherwise. Labels never carry an address, a username or anything a client chose
  * freely: only the small enums written here.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.ts';
 
 export const workerRegistry = new Registry();
-collectDefaultMetrics({ register: workerRegistry });
+// Not collectDefaultMetrics: its cost per scrape grows with open connections (process-metrics.ts).
+registerProcessMetrics(workerRegistry);
 
 const r = [workerRegistry];
 

@@ -13,7 +13,6 @@ import { createSecureContext } from 'node:tls';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { generate } from 'selfsigned';
 import type { Config } from '../config/schema.ts';
 import type { TlsMaterial } from '../ipc/messages.ts';
 import type { Logger } from '../log.ts';
@@ -82,6 +81,8 @@ async function ensureSelfSigned(source: TlsSource, hostname: string, log: Logger
 export async function generateCertificate(hostname: string, days = 365): Promise<TlsMaterial> {
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate.getTime() + days * 86_400_000);
+  // Loaded only here: a pod with its own certificate never pays its ~7 MiB of RSS.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: hostname }], {
     algorithm: 'sha256',
     keySize: 2048,
