@@ -83,8 +83,13 @@ export const CONFIG_VARIABLES = {
   DATA_DIR: [z.string().min(1), '.data', 'writable directory: self-signed TLS, sandbox outbox'],
   WORKER_SEMI_SPACE_MB: [
     int(0, 1024),
-    '32',
+    '8',
     'V8 young-generation semi-space of each worker in MiB (0 = V8 default); see docs/benchmarks.md',
+  ],
+  WORKER_ALLOCATOR: [
+    z.enum(['auto', 'jemalloc', 'system']),
+    'auto',
+    'malloc of the SMTP workers: jemalloc (less memory per TLS session) when installed, or the system one',
   ],
   WORKER_RESTART_DELAY_MS: [
     int(0, 600_000),

@@ -62,7 +62,12 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   // With REDIS_URL the limits are fleet-wide; the memory store stays as the fallback.
   // Loaded only with REDIS_URL: ioredis is ~7 MiB of RSS the memory store does not need.
   const redis = config.REDIS_URL
-    ? new (await import('./pod-state/redis-store.ts')).RedisStore({ url: config.REDIS_URL, lockout, fallback: memory, log })
+    ? new (await import('./pod-state/redis-store.ts')).RedisStore({
+        url: config.REDIS_URL,
+        lockout,
+        fallback: memory,
+        log,
+      })
     : undefined;
   if (redis) redis.onLockout = onLockout;
   const store: SharedStore = redis ?? memory;
