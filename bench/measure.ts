@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GeneratorProc } from './generator-proc.ts';
+import { histogramBuckets, observedBetween } from './histogram.ts';
 import type { HoldResult, RunResult, RunSpec, Target } from './load-generator.ts';
 import { cpuSeconds, machineCpuSeconds, TreeSampler, treePids, waitForQuiet } from './proc-stats.ts';
 import type { Scenario } from './scenarios.ts';
@@ -62,11 +63,20 @@ export interface Measurement {
   /** Busy cores of the machine just before the measurement (after waiting for quiet). */
   busyBefore?: number;
   peakRssMiB?: number;
+  /** Gateway only: peak RSS of the primary and its workers, the sandbox upstream left out. */
+  peakGatewayRssMiB?: number;
   /** Peak proportional set size of the tree (shared pages split between processes), sampled each second. */
   peakPssMiB?: number;
   /** RSS per process (role: MiB) when the tree's RSS peaked. */
   peakRssByProcess?: Record<string, number>;
-  half?: PhaseResult & { ratePerSec: number };
+  half?: PhaseResult & {
+    ratePerSec: number;
+    /**
+     * The gateway's own account of that run (smtp_data_added_latency_seconds, /metrics
+     * before and after): end of DATA to reply minus the wait on the Cakemail API.
+     */
+    added?: { count: number; p50Ms: number; p99Ms: number; shareWithin5Ms: number };
+  };
   hold?: {
     wanted: number;
     held: number;
@@ -207,7 +217,9 @@ export async function measure(
         .request<{ result: RunResult }>({ type: 'run', spec: r }, 'result', r.durationMs + 30_000)
         .then((x) => x.result);
 
-    const sampler = new TreeSampler(tree.roots);
+    // The sandbox stands in for Cakemail's API (another machine in production): its memory
+    // is measured apart from the gateway's.
+    const sampler = new TreeSampler(tree.roots, tree.sandboxUrl && tree.roots[1] ? [tree.roots[1]] : []);
     sampler.start();
     cleanup.unshift(() => void sampler.stop());
     await run(spec(`${s.id}-warm-${Date.now()}`, s.warmup));
@@ -284,12 +296,29 @@ export async function measure(
       const rate = ctx.halfRate ?? (server === 'gateway' ? peak.msgPerSec / 2 : 0);
       if (rate > 0) {
         const durationMs = Math.min(s.load.durationMs, 10_000);
+        const scrape = async () =>
+          server === 'gateway' && tree.httpPort
+            ? (await fetch(`http://127.0.0.1:${tree.httpPort}/metrics`)).text()
+            : undefined;
+        const before = await scrape();
         const half = phase(await run(spec(`${s.id}-half-${Date.now()}`, { ratePerSec: rate, durationMs })));
+        const after = await scrape();
         m.half = { ...half, ratePerSec: rate };
+        if (before !== undefined && after !== undefined) {
+          const name = 'smtp_data_added_latency_seconds';
+          const o = observedBetween(histogramBuckets(before, name), histogramBuckets(after, name));
+          m.half.added = {
+            count: o.count,
+            p50Ms: o.quantile(0.5) * 1000,
+            p99Ms: o.quantile(0.99) * 1000,
+            shareWithin5Ms: o.shares.find(([b]) => b === 0.005)?.[1] ?? NaN,
+          };
+        }
       }
     }
     const sampled = sampler.stop();
     m.peakRssMiB = sampled.peakRss / MiB;
+    if (server === 'gateway') m.peakGatewayRssMiB = sampler.peakRssWithoutApart / MiB;
     m.peakPssMiB = sampled.peakPss / MiB;
     const role = (pid: number) =>
       pid === tree.primaryPid

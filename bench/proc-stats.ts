@@ -140,10 +140,14 @@ export class TreeSampler {
   peakPss = 0;
   /** RSS of each process when the tree's sum peaked. */
   peakBreakdown: Array<[number, number]> = [];
+  /** Peak of the sum without the processes set apart (the sandbox upstream). */
+  peakRssWithoutApart = 0;
+  readonly #apart: ReadonlySet<number>;
 
-  constructor(roots: number[]) {
+  constructor(roots: number[], apart: readonly number[] = []) {
     this.#roots = roots;
     this.#pids = treePids(roots);
+    this.#apart = new Set(apart);
   }
 
   get pids(): readonly number[] {
@@ -166,6 +170,8 @@ export class TreeSampler {
     }
     const each = rssEach(this.#pids);
     this.lastRss = each.reduce((a, [, b]) => a + b, 0);
+    const without = each.reduce((a, [pid, b]) => (this.#apart.has(pid) ? a : a + b), 0);
+    this.peakRssWithoutApart = Math.max(this.peakRssWithoutApart, without);
     if (this.lastRss > this.peakRss) {
       this.peakRss = this.lastRss;
       this.peakBreakdown = each;

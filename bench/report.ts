@@ -43,8 +43,8 @@ export interface BenchData {
 const f0 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(0));
 const f1 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(1));
 const f2 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(2));
-const pct = (n: number | undefined) =>
-  n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(0)} %`;
+const pct = (n: number | undefined, digits = 0) =>
+  n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(digits)} %`;
 
 export function ratio(run: ScenarioRun): number | undefined {
   const g = run.gateway?.peak?.msgPerSec;
@@ -64,7 +64,7 @@ export function oneLine(m: Measurement, reference?: Measurement): string {
     `new conn ${f1(p.newConnPerSec)}/s`,
     `banner p50 ${f0(p.banner.p50)} / p99 ${f0(p.banner.p99)} ms`,
     `${f2(m.cpuSecPer1000)} CPU s/1000 msg${m.sandboxCpuSecPer1000 !== undefined ? ` (sandbox ${f2(m.sandboxCpuSecPer1000)})` : ''} (server ${f2(m.serverCores)} cores, others ${f2(m.othersCores)})`,
-    `peak RSS ${f0(m.peakRssMiB)} MiB (PSS ${f0(m.peakPssMiB)}${
+    `peak RSS ${f0(m.peakRssMiB)} MiB${m.peakGatewayRssMiB !== undefined ? ` (gateway alone ${f0(m.peakGatewayRssMiB)})` : ''} (PSS ${f0(m.peakPssMiB)}${
       m.peakRssByProcess && Object.keys(m.peakRssByProcess).length > 1
         ? `; ${Object.entries(m.peakRssByProcess)
             .map(([k, v]) => `${k.replace(/ \d+$/, '')} ${v}`)
@@ -74,7 +74,14 @@ export function oneLine(m: Measurement, reference?: Measurement): string {
     `generator ${f0(p.generatorCpuPct)} % CPU`,
     p.errors ? `${p.errors} errors (${p.errorSamples.slice(0, 2).join('; ')})` : '0 errors',
   ];
-  if (m.half) parts.push(`| at ${f0(m.half.ratePerSec)} msg/s: p99 ${f2(m.half.latency.p99)} ms`);
+  if (m.half)
+    parts.push(
+      `| at ${f0(m.half.ratePerSec)} msg/s: p99 ${f2(m.half.latency.p99)} ms${
+        m.half.added
+          ? `, added by the gateway p99 ≈ ${f2(m.half.added.p99Ms)} ms (${pct(m.half.added.shareWithin5Ms, 2)} within 5 ms)`
+          : ''
+      }`,
+    );
   if (m.hold)
     parts.push(
       `| held ${m.hold.held} sessions (${m.hold.failed} failed), ${f1(m.hold.kibPerSession)} KiB/session, banner p99 ${f0(m.hold.banner.p99)} ms (probe during load p99 ${f0(m.hold.probeBanner.p99)} ms)`,
@@ -117,29 +124,34 @@ export function evaluateTargets(data: BenchData): TargetRow[] {
       ok: r === undefined ? undefined : r >= 0.7,
     });
   }
-  if (a?.gateway?.half && a.reference?.half) {
-    const added = a.gateway.half.latency.p99 - a.reference.half.latency.p99;
+  // Added latency: the gateway's reply time minus the upstream's latency, per message, as
+  // the worker measures it (smtp_data_added_latency_seconds); the verdict is the share of
+  // messages within 5 ms (an exact bucket bound), p99 is interpolated in its bucket. The
+  // client's view (whose tail includes the upstream's, on the same two cores) is beside it.
+  for (const [run, reference, upstream] of [
+    [a, a?.reference?.half?.latency.p99, 'gateway p99 − reference p99'],
+    [f, 50, 'p99 − 50 ms upstream'],
+  ] as const) {
+    const half = run?.gateway?.half;
+    if (!half || reference === undefined) continue;
+    const client = `client view: ${f2(half.latency.p99 - reference)} ms (${upstream})`;
+    const added = half.added;
     rows.push({
-      target: `(a) p99 added latency ≤ 5 ms at half the peak rate (${f0(a.gateway.half.ratePerSec)} msg/s; gateway p99 − reference p99)`,
-      measured: `${f2(added)} ms (${f2(a.gateway.half.latency.p99)} − ${f2(a.reference.half.latency.p99)})`,
-      ok: added <= 5,
-    });
-  }
-  if (f?.gateway?.half) {
-    const added = f.gateway.half.latency.p99 - 50;
-    rows.push({
-      target: `(f) p99 added latency ≤ 5 ms at half the peak rate (${f0(f.gateway.half.ratePerSec)} msg/s; p99 − 50 ms upstream)`,
-      measured: `${f2(added)} ms`,
-      ok: added <= 5,
+      target: `(${run.scenario.id}) p99 added latency ≤ 5 ms at half the peak rate (${f0(half.ratePerSec)} msg/s; reply time minus the wait on the API, per message)`,
+      measured: added
+        ? `${pct(added.shareWithin5Ms, 2)} of ${added.count} messages within 5 ms, p99 ≈ ${f2(added.p99Ms)} ms; ${client}`
+        : client,
+      ok: added ? added.shareWithin5Ms >= 0.99 : undefined,
     });
   }
   if (e?.gateway?.hold) {
     const h = e.gateway.hold;
     const rss = e.gateway.peakRssMiB ?? NaN;
+    const gatewayRss = e.gateway.peakGatewayRssMiB ?? NaN;
     rows.push({
-      target: `(e) ${h.wanted.toLocaleString('en')} sessions held, whole tree < 1 GiB RSS`,
-      measured: `${h.held} held, peak RSS ${f0(rss)} MiB (PSS ${f0(e.gateway.peakPssMiB)})`,
-      ok: h.held >= h.wanted && rss < 1024,
+      target: `(e) ${h.wanted.toLocaleString('en')} sessions held, whole gateway tree (primary + workers) < 1 GiB RSS`,
+      measured: `${h.held} held, gateway peak RSS ${f0(gatewayRss)} MiB; with the sandbox upstream ${f0(rss)} MiB (PSS ${f0(e.gateway.peakPssMiB)})`,
+      ok: h.held >= h.wanted && gatewayRss < 1024,
     });
     const p99 = Math.max(h.banner.p99, Number.isFinite(h.probeBanner.p99) ? h.probeBanner.p99 : 0);
     rows.push({

@@ -24,6 +24,7 @@ import {
 import type {
   AuthenticatedAccount,
   DeliveryReceipt,
+  DeliveryTiming,
   IncomingMessage,
   MailPipeline,
   SenderVerdict,
@@ -33,6 +34,7 @@ import { SmtpReplyError } from '../smtp/replies.ts';
 import { ledgerKey, type DeliveryLedger } from './ledger.ts';
 import { decide, lookupFailureReply, recipientOutcome, type RecipientResult } from './outcome.ts';
 import { submitWithRetry } from './submit.ts';
+import { UpstreamClock } from './upstream-clock.ts';
 
 export interface MailPipelineDeps {
   config: Config;
@@ -103,43 +105,62 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
       return senders.checkSender(account, address, ctx);
     },
 
-    async deliver(msg: IncomingMessage, ctx: SessionContext): Promise<DeliveryReceipt> {
-      const queueId = newQueueId();
-      const log = ctx.log.child({ queueId });
-      const deadline = Date.now() + config.DELIVERY_DEADLINE_MS;
-
-      const converted = await convertMessage(msg.raw, {
-        defaultType: config.DEFAULT_EMAIL_TYPE,
-        ...(config.DEFAULT_LIST_ID === undefined ? {} : { defaultListId: config.DEFAULT_LIST_ID }),
-        maxDepth: config.MIME_MAX_DEPTH,
-        maxParts: config.MIME_MAX_PARTS,
-        maxHeaderBytes: config.MIME_MAX_HEADER_BYTES,
-        hostname: config.SMTP_HOSTNAME,
-      });
-      const accountId = converted.control.accountId;
-      if (accountId !== undefined && !msg.account.accounts.includes(accountId)) {
-        throw new SmtpReplyError('accountNotAllowed', { id: accountId });
+    async deliver(
+      msg: IncomingMessage,
+      ctx: SessionContext,
+      timing?: DeliveryTiming,
+    ): Promise<DeliveryReceipt> {
+      const upstream = new UpstreamClock();
+      try {
+        return await deliverTimed(msg, ctx, upstream);
+      } finally {
+        if (timing) timing.upstreamSeconds = upstream.seconds;
       }
-      const sender = await resolveSender(msg, converted, accountId);
-      const base = submitBody(converted, sender.id);
+    },
+  };
 
-      // Who sent it, for the ledger: the username (stable across password changes) and
-      // the account the mail goes out of. Hashed with the rest: never stored as such.
-      const accountKey = `${msg.account.username.trim().toLowerCase()}|${accountId ?? ''}`;
-      const recipients = uniqueRecipients(msg.rcptTo);
-      const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
-      const done = await alreadyAccepted([...keys.values()], log);
+  async function deliverTimed(
+    msg: IncomingMessage,
+    ctx: SessionContext,
+    upstream: UpstreamClock,
+  ): Promise<DeliveryReceipt> {
+    const queueId = newQueueId();
+    const log = ctx.log.child({ queueId });
+    const deadline = Date.now() + config.DELIVERY_DEADLINE_MS;
 
-      const results: RecipientResult[] = [];
-      const todo: string[] = [];
-      for (const r of recipients) {
-        if (done.has(keys.get(r) ?? '')) results.push({ recipient: r, status: 'skipped' });
-        else todo.push(r);
-      }
+    const converted = await convertMessage(msg.raw, {
+      defaultType: config.DEFAULT_EMAIL_TYPE,
+      ...(config.DEFAULT_LIST_ID === undefined ? {} : { defaultListId: config.DEFAULT_LIST_ID }),
+      maxDepth: config.MIME_MAX_DEPTH,
+      maxParts: config.MIME_MAX_PARTS,
+      maxHeaderBytes: config.MIME_MAX_HEADER_BYTES,
+      hostname: config.SMTP_HOSTNAME,
+    });
+    const accountId = converted.control.accountId;
+    if (accountId !== undefined && !msg.account.accounts.includes(accountId)) {
+      throw new SmtpReplyError('accountNotAllowed', { id: accountId });
+    }
+    const sender = await upstream.track(() => resolveSender(msg, converted, accountId));
+    const base = submitBody(converted, sender.id);
 
-      await forEachLimit(todo, config.DELIVERY_CONCURRENCY, async (recipient) => {
-        try {
-          const res = await submitWithRetry(
+    // Who sent it, for the ledger: the username (stable across password changes) and
+    // the account the mail goes out of. Hashed with the rest: never stored as such.
+    const accountKey = `${msg.account.username.trim().toLowerCase()}|${accountId ?? ''}`;
+    const recipients = uniqueRecipients(msg.rcptTo);
+    const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
+    const done = await alreadyAccepted([...keys.values()], log);
+
+    const results: RecipientResult[] = [];
+    const todo: string[] = [];
+    for (const r of recipients) {
+      if (done.has(keys.get(r) ?? '')) results.push({ recipient: r, status: 'skipped' });
+      else todo.push(r);
+    }
+
+    await forEachLimit(todo, config.DELIVERY_CONCURRENCY, async (recipient) => {
+      try {
+        const res = await upstream.track(() =>
+          submitWithRetry(
             client,
             authenticator,
             {
@@ -149,43 +170,43 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
               deadline,
             },
             { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, baseDelayMs: config.DELIVERY_RETRY_BASE_MS },
-          );
-          // Recorded now, not at the end: a crash later in the fan-out still remembers it.
-          await remember(keys.get(recipient) ?? '', log);
-          results.push({ recipient, status: 'accepted' });
-          log.debug({ emailId: res.data.id }, 'recipient accepted by Cakemail');
-        } catch (err) {
-          const error = isCakemailError(err)
-            ? err
-            : new CakemailError('unavailable', 'emails', 0, (err as Error)?.message ?? 'unexpected error');
-          if (!isCakemailError(err)) log.error({ err }, 'unexpected error submitting a recipient');
-          results.push({ recipient, status: 'failed', error });
-        }
-      });
-
-      for (const r of results) cakemailEmailsForwardedTotal.inc({ outcome: recipientOutcome(r) });
-      const decision = decide(results);
-      // A deferral or partial delivery will be retried: the records must reach the other
-      // workers before the client can act on the reply.
-      if (decision.reply) ledger.publishNow?.();
-      cakemailDeliveryOutcomesTotal.inc({ outcome: decision.outcome });
-      if (decision.skipped > 0) cakemailDuplicateSkipsTotal.inc(decision.skipped);
-      log.info(
-        {
-          outcome: decision.outcome,
-          recipients: decision.total,
-          accepted: decision.accepted,
-          skipped: decision.skipped,
-          failures: results.flatMap((r) =>
-            r.status === 'failed' ? [{ kind: r.error.kind, status: r.error.status }] : [],
           ),
-        },
-        'delivery to Cakemail finished',
-      );
-      if (decision.reply) throw new SmtpReplyError(decision.reply.key, decision.reply.vars);
-      return { queueId, skippedDuplicates: decision.skipped };
-    },
-  };
+        );
+        // Recorded now, not at the end: a crash later in the fan-out still remembers it.
+        await remember(keys.get(recipient) ?? '', log);
+        results.push({ recipient, status: 'accepted' });
+        log.debug({ emailId: res.data.id }, 'recipient accepted by Cakemail');
+      } catch (err) {
+        const error = isCakemailError(err)
+          ? err
+          : new CakemailError('unavailable', 'emails', 0, (err as Error)?.message ?? 'unexpected error');
+        if (!isCakemailError(err)) log.error({ err }, 'unexpected error submitting a recipient');
+        results.push({ recipient, status: 'failed', error });
+      }
+    });
+
+    for (const r of results) cakemailEmailsForwardedTotal.inc({ outcome: recipientOutcome(r) });
+    const decision = decide(results);
+    // A deferral or partial delivery will be retried: the records must reach the other
+    // workers before the client can act on the reply.
+    if (decision.reply) ledger.publishNow?.();
+    cakemailDeliveryOutcomesTotal.inc({ outcome: decision.outcome });
+    if (decision.skipped > 0) cakemailDuplicateSkipsTotal.inc(decision.skipped);
+    log.info(
+      {
+        outcome: decision.outcome,
+        recipients: decision.total,
+        accepted: decision.accepted,
+        skipped: decision.skipped,
+        failures: results.flatMap((r) =>
+          r.status === 'failed' ? [{ kind: r.error.kind, status: r.error.status }] : [],
+        ),
+      },
+      'delivery to Cakemail finished',
+    );
+    if (decision.reply) throw new SmtpReplyError(decision.reply.key, decision.reply.vars);
+    return { queueId, skippedDuplicates: decision.skipped };
+  }
 }
 
 /** The SubmitEmail fields common to every recipient of the message. */

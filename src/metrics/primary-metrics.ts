@@ -1,9 +1,10 @@
 /** Metrics owned by the primary (workers cannot see these facts), appended to the aggregate. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.ts';
 
 export const primaryRegistry = new Registry();
 // The primary's own process metrics get a prefix so they never collide with the workers' sums.
-collectDefaultMetrics({ register: primaryRegistry, prefix: 'gateway_primary_' });
+registerProcessMetrics(primaryRegistry, 'gateway_primary_');
 
 const r = [primaryRegistry];
 

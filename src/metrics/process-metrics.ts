@@ -1,5 +1,6 @@
 /**
- * A worker's process metrics: prom-client's default names and meanings, minus the ones
+ * Process metrics of every gateway process (workers as they are, the primary with the
+ * `gateway_primary_` prefix): prom-client's default names and meanings, minus the ones
  * whose cost grows with the number of open connections.
  *
  * `collectDefaultMetrics` reads `/proc/self/fd` (`process_open_fds`) and lists every
@@ -35,12 +36,12 @@ function maxOpenFiles(): number | undefined {
   }
 }
 
-export function registerProcessMetrics(registry: Registry): void {
+export function registerProcessMetrics(registry: Registry, prefix = ''): void {
   const registers = [registry];
 
   let lastCpu = process.cpuUsage();
   const cpuUser = new Counter({
-    name: 'process_cpu_user_seconds_total',
+    name: `${prefix}process_cpu_user_seconds_total`,
     help: 'Total user CPU time spent in seconds.',
     registers,
     collect() {
@@ -55,18 +56,18 @@ export function registerProcessMetrics(registry: Registry): void {
     },
   });
   const cpuSystem = new Counter({
-    name: 'process_cpu_system_seconds_total',
+    name: `${prefix}process_cpu_system_seconds_total`,
     help: 'Total system CPU time spent in seconds.',
     registers,
   });
   const cpuTotal = new Counter({
-    name: 'process_cpu_seconds_total',
+    name: `${prefix}process_cpu_seconds_total`,
     help: 'Total user and system CPU time spent in seconds.',
     registers,
   });
 
   new Gauge({
-    name: 'process_resident_memory_bytes',
+    name: `${prefix}process_resident_memory_bytes`,
     help: 'Resident memory size in bytes.',
     registers,
     collect() {
@@ -74,7 +75,7 @@ export function registerProcessMetrics(registry: Registry): void {
     },
   });
   new Gauge({
-    name: 'nodejs_heap_size_total_bytes',
+    name: `${prefix}nodejs_heap_size_total_bytes`,
     help: 'Process heap size from Node.js in bytes.',
     registers,
     collect() {
@@ -85,18 +86,18 @@ export function registerProcessMetrics(registry: Registry): void {
     },
   });
   const heapUsed = new Gauge({
-    name: 'nodejs_heap_size_used_bytes',
+    name: `${prefix}nodejs_heap_size_used_bytes`,
     help: 'Process heap size used from Node.js in bytes.',
     registers,
   });
   const external = new Gauge({
-    name: 'nodejs_external_memory_bytes',
+    name: `${prefix}nodejs_external_memory_bytes`,
     help: 'Node.js external memory size in bytes.',
     registers,
   });
 
   new Gauge({
-    name: 'process_start_time_seconds',
+    name: `${prefix}process_start_time_seconds`,
     help: 'Start time of the process since unix epoch in seconds.',
     registers,
     aggregator: 'omit',
@@ -104,14 +105,14 @@ export function registerProcessMetrics(registry: Registry): void {
   const maxFds = maxOpenFiles();
   if (maxFds !== undefined)
     new Gauge({
-      name: 'process_max_fds',
+      name: `${prefix}process_max_fds`,
       help: 'Maximum number of open file descriptors (per worker).',
       registers,
       aggregator: 'max',
     }).set(maxFds);
   const [major = '', minor = '', patch = ''] = process.versions.node.split('.');
   new Gauge({
-    name: 'nodejs_version_info',
+    name: `${prefix}nodejs_version_info`,
     help: 'Node.js version info.',
     labelNames: ['version', 'major', 'minor', 'patch'] as const,
     registers,
@@ -125,7 +126,7 @@ export function registerProcessMetrics(registry: Registry): void {
   const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
   const lag = (suffix: string, aggregator: 'min' | 'max' | 'average', what: string, collect?: () => void) =>
     new Gauge({
-      name: `nodejs_eventloop_lag_${suffix}_seconds`,
+      name: `${prefix}nodejs_eventloop_lag_${suffix}_seconds`,
       help: `The ${what} of the recorded event loop delays.`,
       registers,
       aggregator,
@@ -156,7 +157,7 @@ export function registerProcessMetrics(registry: Registry): void {
   };
 
   const gc = new Histogram({
-    name: 'nodejs_gc_duration_seconds',
+    name: `${prefix}nodejs_gc_duration_seconds`,
     help: 'Garbage collection duration by kind, one of major, minor, incremental or weakcb.',
     labelNames: ['kind'] as const,
     buckets: [0.001, 0.01, 0.1, 1, 2, 5],

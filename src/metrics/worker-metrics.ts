@@ -80,6 +80,12 @@ export const smtpDataDuration = new Histogram({
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: r,
 });
+export const smtpDataAddedLatency = new Histogram({
+  name: 'smtp_data_added_latency_seconds',
+  help: 'End of DATA to the reply minus the time spent waiting on the Cakemail API: the latency the gateway itself adds.',
+  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2],
+  registers: r,
+});
 
 // --- Cakemail API ------------------------------------------------------------
 export const cakemailTokenCacheTotal = new Counter({

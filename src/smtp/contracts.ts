@@ -53,9 +53,15 @@ export interface DeliveryReceipt {
   readonly skippedDuplicates: number;
 }
 
+/** What deliver() reports about its own time, success or not (smtp_data_added_latency_seconds). */
+export interface DeliveryTiming {
+  /** Wall time spent waiting on the Cakemail API (calls and their retries). */
+  upstreamSeconds: number;
+}
+
 export interface MailPipeline {
   /** MAIL FROM: look the sender up; throws only for failures that must refuse MAIL now. */
   checkSender(account: AuthenticatedAccount, address: string, ctx: SessionContext): Promise<SenderVerdict>;
   /** End of DATA: parse, submit one email per recipient; resolves only when all were accepted. */
-  deliver(message: IncomingMessage, ctx: SessionContext): Promise<DeliveryReceipt>;
+  deliver(message: IncomingMessage, ctx: SessionContext, timing?: DeliveryTiming): Promise<DeliveryReceipt>;
 }

@@ -20,6 +20,7 @@ import {
   smtpAuthFailuresTotal,
   smtpConnectionDuration,
   smtpConnectionsTotal,
+  smtpDataAddedLatency,
   smtpDataDuration,
   smtpEmailsReceivedTotal,
   smtpMessageSize,
@@ -243,11 +244,14 @@ export function createSessionHooks(deps: HookDeps) {
       stream.once('end', () => {
         const started = process.hrtime.bigint();
         smtpMessageSize.observe(bytes);
+        const timing = { upstreamSeconds: 0 };
         const finish = (err: Error | null, message?: string) => {
           const reply = err as SmtpReplyError | null;
           const status = !reply ? 'accepted' : reply.responseCode >= 500 ? 'rejected' : 'deferred';
           smtpEmailsReceivedTotal.inc({ status });
-          smtpDataDuration.observe(elapsed(started));
+          const seconds = elapsed(started);
+          smtpDataDuration.observe(seconds);
+          smtpDataAddedLatency.observe(Math.max(0, seconds - timing.upstreamSeconds));
           s?.log.info(
             {
               event: 'smtp.data',
@@ -274,6 +278,7 @@ export function createSessionHooks(deps: HookDeps) {
               raw: Buffer.concat(chunks, bytes),
             },
             s,
+            timing,
           )
           .then(
             (receipt) => {

@@ -52,6 +52,21 @@ test('429 storm → 451 4.4.5 after DELIVERY_MAX_ATTEMPTS tries; nothing sent', 
   assert.deepEqual(e.sb.outbox(), []);
 });
 
+test('a slow API is not latency the gateway added: smtp_data_added_latency_seconds leaves the wait out', async () => {
+  const sum = (name: string) => metricValue(e.gw, `${name}_sum`);
+  const [dataBefore, addedBefore] = [
+    await sum('smtp_data_processing_seconds'),
+    await sum('smtp_data_added_latency_seconds'),
+  ];
+  e.sb.setFaults({ latencyMs: 400, endpoints: ['emails'] });
+  const reply = await sendOnce(e.gw.smtpPort, ['slow@example.com'], simple('slow upstream'));
+  assert.equal(reply.code, 250, reply.text);
+  const data = (await sum('smtp_data_processing_seconds')) - dataBefore;
+  const added = (await sum('smtp_data_added_latency_seconds')) - addedBefore;
+  assert.ok(data >= 0.4, `end of DATA to reply took ${data} s, the API alone 0.4 s`);
+  assert.ok(added < data - 0.35, `added ${added} s must leave out the 0.4 s spent waiting on the API`);
+});
+
 test('5xx → 451 4.3.0 after retries; nothing sent', async () => {
   e.sb.setFaults({ status: 503, endpoints: ['emails'] });
   const reply = await sendOnce(e.gw.smtpPort, ['a@example.com'], simple('unavailable'));
