@@ -4,6 +4,7 @@
  * with CPU/RSS sampling of the server tree and /metrics polling, (half-rate phase),
  * stop everything.
  */
+import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,34 +134,30 @@ function phase(r: RunResult): PhaseResult {
   };
 }
 
-/** GET /metrics every 100 ms (start to start) until stopped; durations in ms. */
-function pollMetrics(httpPort: number): {
+/** GET /metrics every 100 ms until stopped, from a process of its own (bench/metrics-poller.ts). */
+async function pollMetrics(httpPort: number): Promise<{
   stop(): Promise<{ polls: number; failures: number; latency: Percentiles }>;
-} {
-  const durations: number[] = [];
-  let failures = 0;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const t0 = performance.now();
-      try {
-        const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
-          signal: AbortSignal.timeout(5000),
-        });
-        await res.text();
-        if (!res.ok) failures++;
-        else durations.push(performance.now() - t0);
-      } catch {
-        failures++;
-      }
-      const wait = 100 - (performance.now() - t0);
-      if (wait > 0) await sleep(wait);
-    }
-  })();
+}> {
+  const poller = fork(new URL('./metrics-poller.ts', import.meta.url).pathname, [String(httpPort)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  type PollerMessage = { type: 'up' } | { type: 'result'; durations: number[]; failures: number };
+  const next = <T extends PollerMessage['type']>(type: T) =>
+    new Promise<Extract<PollerMessage, { type: T }>>((resolve, reject) => {
+      const onMessage = (m: PollerMessage) => {
+        if (m.type !== type) return;
+        poller.off('message', onMessage);
+        resolve(m as Extract<PollerMessage, { type: T }>);
+      };
+      poller.on('message', onMessage);
+      poller.once('exit', (code) => reject(new Error(`metrics poller exited (${code})`)));
+    });
+  await next('up');
   return {
     async stop() {
-      stopped = true;
-      await loop;
+      const result = next('result');
+      poller.send('stop');
+      const { durations, failures } = await result;
       return { polls: durations.length + failures, failures, latency: percentiles(durations) };
     },
   };
@@ -282,7 +279,7 @@ export async function measure(
     if (server === 'gateway' && s.pollMetrics && tree.httpPort) {
       // Its own phase, the same closed-loop load: a scrape every 100 ms is a load of its
       // own (every worker serialises its registry each time), kept out of the peak figures.
-      const poller = pollMetrics(tree.httpPort);
+      const poller = await pollMetrics(tree.httpPort);
       const durationMs = Math.min(s.load.durationMs, 10_000);
       const loaded = phase(await run(spec(`${s.id}-metrics-${Date.now()}`, { durationMs })));
       m.metrics = { ...(await poller.stop())!, msgPerSec: loaded.msgPerSec };

@@ -106,6 +106,11 @@ export const CONFIG_VARIABLES = {
     '1500',
     'per-worker wait when aggregating /metrics (slow workers are skipped)',
   ],
+  METRICS_MAX_STALENESS_MS: [
+    int(0, 60_000),
+    '1000',
+    "a scrape waits at most 20 ms for a busy worker whose numbers it has from the last this-many ms (workers send them twice as often); 0 = always wait for every worker's answer",
+  ],
   AUTH_TIMEOUT: [
     int(0, 3600),
     '60',

@@ -4,7 +4,7 @@
  *
  *   primary → worker: init, tls.update, shutdown, ledger.replicate, request(metrics), response
  *   worker → primary: ready, request(admission, limits, ledger), notify (connection.closed,
- *                     ledger.recorded, metrics.final), response
+ *                     ledger.recorded, metrics.final, metrics.snapshot), response
  *
  * Request/response pairs are typed by `RequestMap` (src/ipc/channel.ts adds ids,
  * timeouts and the pending map).
@@ -100,6 +100,8 @@ export type WorkerToPrimary =
   | { type: 'ledger.recorded'; keys: string[]; ttlSeconds: number }
   /** Sent once by an exiting worker: its final counts, so totals stay exact across restarts. */
   | { type: 'metrics.final'; metrics: MetricObjectWithValues<MetricValue<string>>[] }
+  /** The worker's numbers, sent every METRICS_MAX_STALENESS_MS / 2 (a scrape need not wait for a busy worker). */
+  | { type: 'metrics.snapshot'; metrics: MetricObjectWithValues<MetricValue<string>>[] }
   | WorkerRequest
   | ResponseMessage;
 

@@ -95,6 +95,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
       },
     },
     config.METRICS_WORKER_TIMEOUT_MS,
+    config.METRICS_MAX_STALENESS_MS,
   );
   const podState = {
     config,
@@ -103,8 +104,8 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     isTrusted,
     log,
     peers: () => supervisor.liveWorkers(),
-    finalMetrics: (workerId: number, snapshot: Parameters<MetricsAggregator['final']>[1]) =>
-      metrics.final(workerId, snapshot),
+    workerMetrics: (workerId: number, snapshot: Parameters<MetricsAggregator['offer']>[1]) =>
+      metrics.offer(workerId, snapshot),
   };
   supervisor.on('message', (from, message) => handleWorkerMessage(podState, from, message));
   supervisor.on('exit', (w) => {

@@ -19,8 +19,8 @@ export interface PodStateDeps {
   isTrusted(ip: string): boolean;
   /** Every live worker (replicated ledger: records are forwarded to the others). */
   peers(): Iterable<LiveWorker>;
-  /** An exiting worker's last counts (kept by the metrics aggregator). */
-  finalMetrics(
+  /** A worker's latest counts: sent periodically, and once more when it exits (kept by the metrics aggregator). */
+  workerMetrics(
     workerId: number,
     metrics: Extract<WorkerToPrimary, { type: 'metrics.final' }>['metrics'],
   ): void;
@@ -48,7 +48,8 @@ export function handleWorkerMessage(deps: PodStateDeps, from: LiveWorker, messag
       respond(from.worker, message.id, answer(deps, from, message));
       return;
     case 'metrics.final':
-      deps.finalMetrics(from.worker.id, message.metrics);
+    case 'metrics.snapshot':
+      deps.workerMetrics(from.worker.id, message.metrics);
       return;
     case 'ready':
     case 'response':

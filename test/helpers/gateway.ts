@@ -64,6 +64,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
     DRAIN_TIMEOUT: '10',
+    // Tests read /metrics right after an action: every scrape waits for every worker's
+    // fresh answer (the default serves a busy worker's last second; metrics.test.ts).
+    METRICS_MAX_STALENESS_MS: '0',
     ...(opts.testMailSide === false
       ? {}
       : { GATEWAY_TEST_MAIL_SIDE: TEST_MAIL_SIDE, CAKEMAIL_API_URL: 'http://127.0.0.1:9' }),

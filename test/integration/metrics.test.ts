@@ -54,6 +54,42 @@ test('/metrics sums connections across workers, survives a hung worker, stays mo
   }
 });
 
+test('a busy worker does not hold up a scrape: its numbers of the last second stand in (METRICS_MAX_STALENESS_MS)', async () => {
+  const gw = await startGateway({
+    env: { METRICS_MAX_STALENESS_MS: '60000', METRICS_WORKER_TIMEOUT_MS: '5000' },
+  });
+  try {
+    const clients = [];
+    for (let i = 0; i < 4; i++) clients.push((await SmtpTestClient.connect(gw.smtpPort)).client);
+    await gw.waitForLog(() => gw.lines.filter((l) => l.event === 'smtp.connect').length >= 4);
+    // A scrape with every worker answering: fresh numbers, and the last numbers of each.
+    assert.equal(sample((await gw.http('/metrics')).body, 'smtp_active_connections'), 4);
+    for (const c of clients) c.end();
+    const workerPids = gw.lines
+      .filter((l) => l.event === 'worker.listening' && l.role === 'worker')
+      .map((l) => l.pid as number);
+    process.kill(workerPids[0]!, 'SIGSTOP'); // as busy as a worker can be
+    try {
+      const started = performance.now();
+      const res = await gw.http('/metrics');
+      const ms = performance.now() - started;
+      assert.equal(res.status, 200);
+      // Far below METRICS_WORKER_TIMEOUT_MS (5 s): the stopped worker was not waited for.
+      assert.ok(ms < 2_500, `scrape took ${ms.toFixed(0)} ms`);
+      assert.equal(
+        sample(res.body, 'smtp_connections_total', { status: 'accepted' }),
+        4,
+        'the stopped worker is represented by its numbers of the previous scrape',
+      );
+      assert.equal(sample(res.body, 'gateway_metrics_worker_timeouts_total') ?? 0, 0, 'no timeout counted');
+    } finally {
+      process.kill(workerPids[0]!, 'SIGCONT');
+    }
+  } finally {
+    await gw.stop();
+  }
+});
+
 test(
   'our own metrics pass promtool check metrics; no label carries an address or a username',
   { skip: !existsSync('/usr/bin/promtool') && 'promtool not installed' },
