@@ -2,7 +2,8 @@
  * THE union of every message between the primary and its SMTP workers. Nothing else
  * crosses `process.send`. Each side handles its half in one exhaustive `switch`.
  *
- *   primary → worker: init, tls.update, shutdown, ledger.replicate, request(metrics), response
+ *   primary → worker: init, tls.update, shutdown, ledger.replicate, lockout.started,
+ *                     request(metrics), response
  *   worker → primary: ready, request(admission, limits, ledger), notify (connection.closed,
  *                     ledger.recorded, metrics.final, metrics.snapshot), response
  *
@@ -28,6 +29,20 @@ export interface TlsMaterial {
  */
 export type LedgerInit =
   { mode: 'replicated'; entries: Array<[key: string, expiresAt: number]> } | { mode: 'primary' };
+
+/**
+ * How a worker learns of AUTH lockouts:
+ * - local: the pod's lockouts live in the primary's memory; the worker holds the active
+ *   ones (seeded at init, fed by `lockout.started`) and checks AUTH without asking.
+ * - primary: the store is Redis (other pods lock out too); every AUTH asks the primary.
+ */
+export type LockoutInit = { mode: 'local'; active: Array<[ip: string, until: number]> } | { mode: 'primary' };
+
+/** What the primary seeds a new worker with, besides its config. */
+export interface PodStateInit {
+  ledger: LedgerInit;
+  lockouts: LockoutInit;
+}
 
 export type AdmissionVerdict = 'ok' | 'pod_limit' | 'ip_limit' | 'locked_out' | 'draining';
 
@@ -84,9 +99,12 @@ export type PrimaryToWorker =
       /** Key of the credential HMAC, identical in every worker so caches agree. */
       authKey: string;
       ledger: LedgerInit;
+      lockouts: LockoutInit;
     }
   /** Keys another worker recorded (replicated ledger mode). */
   | { type: 'ledger.replicate'; keys: string[]; ttlSeconds: number }
+  /** An IP reached the AUTH failure threshold (epoch ms it is locked out until). */
+  | { type: 'lockout.started'; ip: string; until: number }
   | { type: 'tls.update'; tls: TlsMaterial }
   | { type: 'shutdown'; reason: 'stop' | 'rolling' }
   | PrimaryRequest

@@ -11,7 +11,8 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema.ts';
-import type { PrimaryResponseBody } from '../ipc/messages.ts';
+import type { PrimaryResponseBody, PrimaryToWorker } from '../ipc/messages.ts';
+import { safeSend } from '../ipc/channel.ts';
 import type { Logger } from '../log.ts';
 import {
   gatewayReady,
@@ -58,7 +59,15 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     authLockoutsTotal.inc();
     log.warn({ event: 'auth.lockout' }, 'client IP locked out after repeated AUTH failures');
   };
-  memory.onLockout = onLockout;
+  memory.onLockout = (ip, until) => {
+    // Workers check AUTH against their own copy of the pod's lockouts (memory store only:
+    // with Redis, other pods lock out too, so workers ask). Sent before anything else
+    // happens (the log line included), so no AUTH can overtake it. Called only from a
+    // worker's request, once the supervisor exists.
+    const started = { type: 'lockout.started', ip, until } satisfies PrimaryToWorker;
+    for (const w of supervisor.liveWorkers()) safeSend(w.worker, started);
+    onLockout();
+  };
   // With REDIS_URL the limits are fleet-wide; the memory store stays as the fallback.
   // Loaded only with REDIS_URL: ioredis is ~7 MiB of RSS the memory store does not need.
   const redis = config.REDIS_URL
@@ -78,10 +87,16 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     isTrusted,
   });
 
-  // Memory store: each worker keeps a replica of the ledger (no IPC per message); Redis:
-  // the ledger is fleet-wide, so workers ask the primary (src/smtp/replicated-ledger.ts).
+  // Memory store: each worker keeps a replica of the ledger and of the active lockouts (no
+  // IPC per message or per AUTH); Redis: both are fleet-wide, so workers ask the primary
+  // (src/smtp/replicated-ledger.ts, src/smtp/local-lockouts.ts).
   const supervisor = new Supervisor(config, tls, randomBytes(32).toString('hex'), log, () =>
-    redis ? { mode: 'primary' } : { mode: 'replicated', entries: memory.ledgerEntries() },
+    redis
+      ? { ledger: { mode: 'primary' }, lockouts: { mode: 'primary' } }
+      : {
+          ledger: { mode: 'replicated', entries: memory.ledgerEntries() },
+          lockouts: { mode: 'local', active: memory.activeLockouts() },
+        },
   );
   const metrics = new MetricsAggregator(
     {

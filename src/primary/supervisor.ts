@@ -14,7 +14,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/schema.ts';
-import type { LedgerInit, PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
+import type { PodStateInit, PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
 import { RequestChannel, safeSend } from '../ipc/channel.ts';
 import { compileCacheEnv } from '../compile-cache.ts';
 import { resolveWorkerAllocator, type WorkerAllocator } from './worker-allocator.ts';
@@ -62,21 +62,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #readyWaiters = new Map<number, (ok: boolean) => void>();
   #tls: TlsMaterial;
   readonly #authKey: string;
-  readonly #ledgerInit: () => LedgerInit;
+  readonly #podStateInit: () => PodStateInit;
   readonly #allocator: WorkerAllocator;
   #stopping = false;
   smtpPort: number | undefined;
 
-  /** `ledgerInit` is asked at each worker's init: its replica's seed, or "ask the primary". */
+  /** `podStateInit` is asked at each worker's init: its replicas' seeds, or "ask the primary". */
   constructor(
     config: Config,
     tls: TlsMaterial,
     authKey: string,
     log: Logger,
-    ledgerInit: () => LedgerInit = () => ({ mode: 'primary' }),
+    podStateInit: () => PodStateInit = () => ({ ledger: { mode: 'primary' }, lockouts: { mode: 'primary' } }),
   ) {
     super();
-    this.#ledgerInit = ledgerInit;
+    this.#podStateInit = podStateInit;
     this.#config = config;
     this.#tls = tls;
     this.#authKey = authKey;
@@ -203,7 +203,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         config: this.#config,
         tls: this.#tls,
         authKey: this.#authKey,
-        ledger: this.#ledgerInit(),
+        ...this.#podStateInit(),
       } satisfies PrimaryToWorker);
     });
     worker.on('message', (message: WorkerToPrimary) => {

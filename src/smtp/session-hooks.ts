@@ -35,6 +35,7 @@ import type {
   SenderVerdict,
   SessionContext,
 } from './contracts.ts';
+import type { LocalLockouts } from './local-lockouts.ts';
 import type { PrimaryLink } from './primary-link.ts';
 import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
 
@@ -59,6 +60,8 @@ export interface HookDeps {
   authenticator: Authenticator;
   pipeline: MailPipeline;
   log: Logger;
+  /** The pod's lockouts held in this worker (memory store); absent: ask the primary (Redis). */
+  lockouts?: LocalLockouts;
 }
 
 const elapsed = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
@@ -148,40 +151,40 @@ export function createSessionHooks(deps: HookDeps) {
       if (!auth.username || auth.password === undefined) return fail('malformed', refuse('authInvalid'));
       const ctx = s ?? { sessionId: session.id, remoteAddress: session.remoteAddress, log };
       const ip = session.remoteAddress;
-      link
-        .request('lockout.check', { ip })
-        .catch(() => ({ lockedOut: false }))
-        .then(async ({ lockedOut }) => {
-          if (lockedOut) return fail('locked_out', refuse('ipLockedOut'));
-          try {
-            const account = await authenticator.authenticate(auth.username!, auth.password!, ctx);
-            smtpAuthAttemptsTotal.inc({ outcome: 'success' });
-            s?.log.info(
-              {
-                event: 'smtp.auth',
-                outcome: 'success',
-                method: auth.method,
-                username: auth.username,
-                ms: Math.round(elapsed(started) * 1000),
-              },
-              'AUTH accepted',
-            );
-            if (s) s.authenticated = true;
-            callback(null, { user: account });
-          } catch (err) {
-            const reply = err instanceof SmtpReplyError ? err : new SmtpReplyError('authUnavailable');
-            countReply(reply.key);
-            const reason =
-              reply.key === 'authInvalid' ? 'invalid' : reply.key === 'authMfa' ? 'mfa' : 'unavailable';
-            if (reason !== 'unavailable') {
-              // Wrong credentials count towards the IP's lockout, pod-wide.
-              await link.request('auth.failed', { ip }).catch(() => undefined);
-            }
-            if (!(err instanceof SmtpReplyError))
-              s?.log.error({ event: 'smtp.auth_error', err: (err as Error).message }, 'authenticator failed');
-            fail(reason, reply);
+      const lockout = deps.lockouts
+        ? Promise.resolve({ lockedOut: deps.lockouts.isLockedOut(ip) })
+        : link.request('lockout.check', { ip }).catch(() => ({ lockedOut: false }));
+      lockout.then(async ({ lockedOut }) => {
+        if (lockedOut) return fail('locked_out', refuse('ipLockedOut'));
+        try {
+          const account = await authenticator.authenticate(auth.username!, auth.password!, ctx);
+          smtpAuthAttemptsTotal.inc({ outcome: 'success' });
+          s?.log.info(
+            {
+              event: 'smtp.auth',
+              outcome: 'success',
+              method: auth.method,
+              username: auth.username,
+              ms: Math.round(elapsed(started) * 1000),
+            },
+            'AUTH accepted',
+          );
+          if (s) s.authenticated = true;
+          callback(null, { user: account });
+        } catch (err) {
+          const reply = err instanceof SmtpReplyError ? err : new SmtpReplyError('authUnavailable');
+          countReply(reply.key);
+          const reason =
+            reply.key === 'authInvalid' ? 'invalid' : reply.key === 'authMfa' ? 'mfa' : 'unavailable';
+          if (reason !== 'unavailable') {
+            // Wrong credentials count towards the IP's lockout, pod-wide.
+            await link.request('auth.failed', { ip }).catch(() => undefined);
           }
-        });
+          if (!(err instanceof SmtpReplyError))
+            s?.log.error({ event: 'smtp.auth_error', err: (err as Error).message }, 'authenticator failed');
+          fail(reason, reply);
+        }
+      });
     },
 
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {

@@ -18,6 +18,7 @@ import { replyText } from './replies.ts';
 import { createSessionHooks } from './session-hooks.ts';
 import { IpcLedger } from './ipc-ledger.ts';
 import { ReplicatedLedger } from './replicated-ledger.ts';
+import { LocalLockouts } from './local-lockouts.ts';
 import type { DeliveryLedger } from '../delivery/ledger.ts';
 
 export interface MailSide {
@@ -56,6 +57,7 @@ export function runWorker(): void {
   let server: SMTPServer | undefined;
   let side: MailSide | undefined;
   let replica: ReplicatedLedger | undefined;
+  let lockouts: LocalLockouts | undefined;
   let log: Logger | undefined;
   let shuttingDown = false;
   let drainTimeoutMs = 30_000;
@@ -120,6 +122,7 @@ export function runWorker(): void {
           replica = new ReplicatedLedger((m) => link.notify(m));
           replica.seed(message.ledger.entries);
         }
+        if (message.lockouts.mode === 'local') lockouts = new LocalLockouts(message.lockouts.active);
         void start(message, replica ?? new IpcLedger(link)).catch((err: Error) => {
           (log ?? console).error(
             { event: 'worker.start_failed', err: err.message, stack: err.stack },
@@ -130,6 +133,9 @@ export function runWorker(): void {
         return;
       case 'ledger.replicate':
         replica?.apply(message.keys, message.ttlSeconds);
+        return;
+      case 'lockout.started':
+        lockouts?.add(message.ip, message.until);
         return;
       case 'tls.update':
         server?.updateSecureContext({ key: message.tls.key, cert: message.tls.cert });
@@ -178,6 +184,7 @@ export function runWorker(): void {
       authenticator: side.authenticator,
       pipeline: side.pipeline,
       log,
+      ...(lockouts ? { lockouts } : {}),
     });
     server = new SMTPServer({
       ...baseServerOptions(config, init.tls),

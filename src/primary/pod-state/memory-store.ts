@@ -27,7 +27,7 @@ export class MemoryStore implements SharedStore {
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
   /** Called when an IP becomes locked out (metrics, logs). */
-  onLockout: (ip: string) => void = () => {};
+  onLockout: (ip: string, until: number) => void = () => {};
 
   constructor(lockout: LockoutPolicy, now: () => number = Date.now) {
     this.#lockout = lockout;
@@ -70,9 +70,17 @@ export class MemoryStore implements SharedStore {
     entry.count += 1;
     if (entry.count >= threshold && entry.lockedUntil <= now) {
       entry.lockedUntil = now + durationMs;
-      this.onLockout(ip);
+      this.onLockout(ip, entry.lockedUntil);
     }
     return entry.lockedUntil > now;
+  }
+
+  /** Lockouts in force now: [ip, until epoch ms] (a new worker's seed). */
+  activeLockouts(): Array<[string, number]> {
+    const now = this.#now();
+    const out: Array<[string, number]> = [];
+    for (const [ip, f] of this.#failures) if (f.lockedUntil > now) out.push([ip, f.lockedUntil]);
+    return out;
   }
 
   async isLockedOut(ip: string): Promise<boolean> {
