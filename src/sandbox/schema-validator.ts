@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { sandboxRegExp } from './regexp-engine.ts';
 
 export const OPENAPI_COPY_URL = new URL('./openapi-subset.json', import.meta.url);
 export const OPENAPI_SHARED_URL = new URL('../../../shared/cakemail/openapi-subset.json', import.meta.url);
@@ -46,7 +47,7 @@ export function loadOpenApi(): OpenApiDoc {
 
 function makeAjv(coerceTypes: boolean, doc: OpenApiDoc): Ajv2020 {
   // strict off: the document is OpenAPI, not pure JSON Schema (e.g. `pattern` on the tags array).
-  const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes });
+  const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes, code: { regExp: sandboxRegExp } });
   addFormatsModule.default(ajv);
   // The refs are "#/components/schemas/X": keep the same layout under one $id.
   ajv.addSchema({ $id: SCHEMA_ID, components: doc.components });
