@@ -86,6 +86,11 @@ export const CONFIG_VARIABLES = {
     '8',
     'V8 young-generation semi-space of each worker in MiB (0 = V8 default); see docs/benchmarks.md',
   ],
+  WORKER_HEAP_GROWING_PERCENT: [
+    int(0, 300),
+    '20',
+    "how far V8 lets a worker's old generation grow past its live size before collecting, in % (0 = V8's own, adaptive); see docs/benchmarks.md",
+  ],
   WORKER_ALLOCATOR: [
     z.enum(['auto', 'jemalloc', 'system']),
     'auto',

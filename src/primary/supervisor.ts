@@ -100,6 +100,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       execArgv: [
         ...process.execArgv,
         ...(config.WORKER_SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${config.WORKER_SEMI_SPACE_MB}`] : []),
+        // A fixed, small growing factor trades old-space collections for memory: what a pod
+        // holding 10,000 sessions needs (docs/benchmarks.md).
+        ...(config.WORKER_HEAP_GROWING_PERCENT > 0
+          ? [`--heap-growing-percent=${config.WORKER_HEAP_GROWING_PERCENT}`]
+          : []),
       ],
     });
   }

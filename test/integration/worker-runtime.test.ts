@@ -1,0 +1,40 @@
+// The V8 settings the primary starts its workers with (WORKER_SEMI_SPACE_MB,
+// WORKER_HEAP_GROWING_PERCENT), read back from the real worker processes.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+
+async function workerArgs(gw: RunningGateway): Promise<string[][]> {
+  const pids = new Set(
+    gw.lines.filter((l) => l.event === 'worker.listening' && l.workerPid).map((l) => Number(l.workerPid)),
+  );
+  assert.equal(pids.size, 2);
+  return Promise.all(
+    [...pids].map(async (pid) =>
+      (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean),
+    ),
+  );
+}
+
+test('workers get the configured young generation and heap growing factor', async () => {
+  const gw = await startGateway({ env: { WORKER_SEMI_SPACE_MB: '6', WORKER_HEAP_GROWING_PERCENT: '25' } });
+  try {
+    for (const args of await workerArgs(gw)) {
+      assert.ok(args.includes('--max-semi-space-size=6'), args.join(' '));
+      assert.ok(args.includes('--heap-growing-percent=25'), args.join(' '));
+    }
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('0 leaves both to V8', async () => {
+  const gw = await startGateway({ env: { WORKER_SEMI_SPACE_MB: '0', WORKER_HEAP_GROWING_PERCENT: '0' } });
+  try {
+    for (const args of await workerArgs(gw))
+      assert.ok(!args.some((a) => /semi-space|heap-growing/.test(a)), args.join(' '));
+  } finally {
+    await gw.stop();
+  }
+});
