@@ -13,18 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GeneratorProc } from './generator-proc.ts';
 import type { RunResult, RunSpec } from './load-generator.ts';
+import { probeArgs } from './probe-args.ts';
 import { makeCertificate, startGateway } from './servers.ts';
 import { histogramBuckets, observedBetween } from './histogram.ts';
 import { percentiles } from './stats.ts';
 
-const args = process.argv.slice(2);
-const rate = Number(args.find((a) => /^\d+$/.test(a)) ?? 600);
-const env: Record<string, string> = {};
-for (let i = 0; i < args.length; i++)
-  if (args[i] === '--env') {
-    const [k, ...v] = args[++i]!.split('=');
-    env[k!] = v.join('=');
-  }
+const { count: rate, env } = probeArgs(process.argv.slice(2), 600);
 
 function describe(name: string, before: string, after: string, labels = ''): string {
   const o = observedBetween(histogramBuckets(before, name, labels), histogramBuckets(after, name, labels));

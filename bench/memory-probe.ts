@@ -9,16 +9,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Holder } from './load-generator.ts';
+import { probeArgs } from './probe-args.ts';
 import { makeCertificate, startGateway } from './servers.ts';
 
-const args = process.argv.slice(2);
-const count = Number(args.find((a) => /^\d+$/.test(a)) ?? 5000);
-const env: Record<string, string> = {};
-for (let i = 0; i < args.length; i++)
-  if (args[i] === '--env') {
-    const [k, ...v] = args[++i]!.split('=');
-    env[k!] = v.join('=');
-  }
+const { count, env } = probeArgs(process.argv.slice(2), 5000);
 
 async function children(pid: number): Promise<number[]> {
   const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');

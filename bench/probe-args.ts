@@ -1,0 +1,15 @@
+/** Arguments of the probes (`memory-probe.ts`, `latency-probe.ts`): `[N] [--env KEY=VALUE ...]`. */
+export function probeArgs(
+  argv: readonly string[],
+  defaultCount: number,
+): { count: number; env: Record<string, string> } {
+  const count = Number(argv.find((a) => /^\d+$/.test(a)) ?? defaultCount);
+  const env: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++)
+    if (argv[i] === '--env') {
+      const [k, ...v] = (argv[++i] ?? '').split('=');
+      if (!k || v.length === 0) throw new Error('--env needs KEY=VALUE');
+      env[k] = v.join('=');
+    }
+  return { count, env };
+}
