@@ -151,3 +151,12 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
     },
   };
 }
+
+/** Pids of the workers the primary reported listening (every generation so far). */
+export function listeningWorkerPids(gw: RunningGateway): number[] {
+  return [
+    ...new Set(
+      gw.lines.filter((l) => l.event === 'worker.listening' && l.workerPid).map((l) => Number(l.workerPid)),
+    ),
+  ];
+}

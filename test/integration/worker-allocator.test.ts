@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolveWorkerAllocator } from '../../src/primary/worker-allocator.ts';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { listeningWorkerPids, startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 test('resolve: system, auto without the library, jemalloc required, preloads kept', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'alloc-'));
@@ -35,11 +35,9 @@ test('resolve: system, auto without the library, jemalloc required, preloads kep
 });
 
 async function workerMaps(gw: RunningGateway): Promise<string[]> {
-  const pids = new Set(
-    gw.lines.filter((l) => l.event === 'worker.listening' && l.workerPid).map((l) => Number(l.workerPid)),
-  );
-  assert.equal(pids.size, 2);
-  return Promise.all([...pids].map((pid) => readFile(`/proc/${pid}/maps`, 'utf8')));
+  const pids = listeningWorkerPids(gw);
+  assert.equal(pids.length, 2);
+  return Promise.all(pids.map((pid) => readFile(`/proc/${pid}/maps`, 'utf8')));
 }
 
 for (const [choice, expected] of [

@@ -3,17 +3,13 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { listeningWorkerPids, startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 async function workerArgs(gw: RunningGateway): Promise<string[][]> {
-  const pids = new Set(
-    gw.lines.filter((l) => l.event === 'worker.listening' && l.workerPid).map((l) => Number(l.workerPid)),
-  );
-  assert.equal(pids.size, 2);
+  const pids = listeningWorkerPids(gw);
+  assert.equal(pids.length, 2);
   return Promise.all(
-    [...pids].map(async (pid) =>
-      (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean),
-    ),
+    pids.map(async (pid) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean)),
   );
 }
 

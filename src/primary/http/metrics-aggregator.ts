@@ -44,6 +44,8 @@ export class MetricsAggregator {
   /** One request per worker at a time: a slow worker is not asked again until it answers. */
   readonly #asking = new Map<number, Promise<void>>();
   #retired: Snapshot = [];
+  /** Departed workers (cluster ids are never reused): a late answer of one must not count twice. */
+  readonly #retiredIds = new Set<number>();
   readonly #timeoutMs: number;
   readonly #maxStalenessMs: number;
   readonly #source: MetricsSource;
@@ -56,12 +58,14 @@ export class MetricsAggregator {
 
   /** A worker's numbers, unasked: its periodic snapshot or its final one before it exits. */
   offer(workerId: number, snapshot: Snapshot): void {
+    if (this.#retiredIds.has(workerId)) return; // already folded into `retired`
     this.#latest.set(workerId, { snapshot, at: performance.now() });
   }
 
   /** A worker left (crash, rolling restart, stop): keep what it counted. */
   retire(workerId: number): void {
     const last = this.#latest.get(workerId)?.snapshot;
+    this.#retiredIds.add(workerId);
     this.#latest.delete(workerId);
     this.#asking.delete(workerId);
     if (!last) return;
@@ -74,8 +78,7 @@ export class MetricsAggregator {
   async render(): Promise<{ contentType: string; body: string }> {
     const stop = metricsScrapeDuration.startTimer();
     await this.#askWorkers();
-    const snapshots = [...this.#latest.values()].map((l) => l.snapshot);
-    if (this.#retired.length > 0) snapshots.push(this.#retired);
+    const snapshots = this.#snapshots();
     const workersRegistry = AggregatorRegistry.aggregate(snapshots) as Registry;
     stop();
     const merged = Registry.merge([workersRegistry, primaryRegistry]);
@@ -89,15 +92,20 @@ export class MetricsAggregator {
   async values(names: readonly string[]): Promise<Map<string, MetricValue<string>[]>> {
     await this.#askWorkers();
     const wanted = new Set(names);
-    const snapshots = [...[...this.#latest.values()].map((l) => l.snapshot), this.#retired].map((s) =>
-      s.filter((m) => wanted.has(m.name)),
-    );
+    const snapshots = this.#snapshots().map((s) => s.filter((m) => wanted.has(m.name)));
     const out = new Map<string, MetricValue<string>[]>();
     for (const m of AggregatorRegistry.aggregate(snapshots).getMetricsAsArray()) {
       const got = (m as unknown as { get(): MetricObjectWithValues<MetricValue<string>> }).get();
       out.set(got.name, got.values);
     }
     return out;
+  }
+
+  /** Every live worker's latest numbers, and what departed ones counted. */
+  #snapshots(): Snapshot[] {
+    const all = [...this.#latest.values()].map((l) => l.snapshot);
+    if (this.#retired.length > 0) all.push(this.#retired);
+    return all;
   }
 
   async #askWorkers(): Promise<void> {
