@@ -1,7 +1,10 @@
 /**
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
  * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--env KEY=VALUE ...] [--merge results.json]
- * [--gateway-only] [--write|--no-write]`
+ * [--gateway-only] [--cert rsa|ec] [--write|--no-write]`
+ *
+ * `--cert`: the key of the certificate both servers serve: RSA 2048 (default, what the chart's
+ * cert-manager Certificate issues) or ECDSA P-256.
  *
  * Scenarios a–f run against the gateway and then the reference with the same client
  * settings; `sched` compares NODE_CLUSTER_SCHED_POLICY rr/none × SMTP_WORKERS 1/2 on
@@ -53,6 +56,7 @@ function parseArgs(argv: string[]) {
     nodeOptions: '',
     merge: '',
     gatewayOnly: false,
+    certKey: 'rsa' as 'rsa' | 'ec',
     env: {} as Record<string, string>,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -77,7 +81,11 @@ function parseArgs(argv: string[]) {
       if (!k || v.length === 0) throw new Error('--env needs KEY=VALUE');
       opts.env[k] = v.join('=');
     } else if (a === '--gateway-only') opts.gatewayOnly = true;
-    else if (a === '--write') opts.write = true;
+    else if (a === '--cert') {
+      const v = value();
+      if (v !== 'rsa' && v !== 'ec') throw new Error('--cert is rsa or ec');
+      opts.certKey = v;
+    } else if (a === '--write') opts.write = true;
     else if (a === '--no-write') opts.write = false;
     else throw new Error(`unknown option ${a}`);
   }
@@ -90,7 +98,7 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const dataDir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
-  const cert = await makeCertificate(join(dataDir, 'tls'));
+  const cert = await makeCertificate(join(dataDir, 'tls'), opts.certKey);
   // 127.0.0.0/8 is all loopback on Linux: 40 source addresses, 28k ephemeral ports each.
   const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
   const gateway: GatewaySettings = {
@@ -105,7 +113,7 @@ async function main(): Promise<void> {
     quick: opts.quick,
     machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, open files ${SOFT_FD_LIMIT}/${HARD_FD_LIMIT}, generator on the same cores`,
     commit: gitCommit(),
-    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}${Object.entries(
+    gatewaySettings: `SMTP_WORKERS=${gateway.workers}, NODE_CLUSTER_SCHED_POLICY=${gateway.sched}, certificate ${opts.certKey === 'ec' ? 'ECDSA P-256' : 'RSA 2048'}${Object.entries(
       gateway.env ?? {},
     )
       .map(([k, v]) => `, ${k}=${v}`)

@@ -39,10 +39,10 @@ export interface CertPaths {
   key: string;
 }
 
-/** The gateway's own self-signed generator (RSA 2048, sha256, CN=localhost), valid 30 days. */
-export async function makeCertificate(dir: string): Promise<CertPaths> {
+/** The gateway's own self-signed generator (RSA 2048 or ECDSA P-256, sha256, CN=localhost), valid 30 days. */
+export async function makeCertificate(dir: string, keyType: 'rsa' | 'ec' = 'rsa'): Promise<CertPaths> {
   await mkdir(dir, { recursive: true });
-  const pems = await generateCertificate('localhost', 30);
+  const pems = await generateCertificate('localhost', 30, keyType);
   const paths = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
   await writeFile(paths.key, pems.key, { mode: 0o600 });
   await writeFile(paths.cert, pems.cert);

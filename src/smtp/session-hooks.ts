@@ -4,6 +4,7 @@
  * behind the Authenticator / MailPipeline seams (contracts.ts) and pod-wide state
  * behind the PrimaryLink.
  */
+import type { Socket } from 'node:net';
 import type {
   SMTPServerAuthentication,
   SMTPServerAuthenticationResponse,
@@ -35,12 +36,15 @@ import type {
   SenderVerdict,
   SessionContext,
 } from './contracts.ts';
+import { EarlyAdmission } from './early-admission.ts';
 import type { LocalLockouts } from './local-lockouts.ts';
 import type { PrimaryLink } from './primary-link.ts';
 import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
 
 interface SessionState extends SessionContext {
   readonly startedAt: bigint;
+  /** The primary counted it (false: admitted fail-open, nothing to give back). */
+  readonly counted: boolean;
   sender?: SenderVerdict;
   authenticated?: boolean;
 }
@@ -78,30 +82,46 @@ function countReply(key: ReplyKey): void {
 export function createSessionHooks(deps: HookDeps) {
   const { config, link, authenticator, pipeline, log } = deps;
   const sessions = new Map<string, SessionState>();
-
-  const state = (session: SMTPServerSession): SessionState | undefined => sessions.get(session.id);
-
-  return {
-    onConnect(session: SMTPServerSession, callback: Callback): void {
-      const started = process.hrtime.bigint();
-      const ip = session.remoteAddress;
+  /** Sessions smtp-server closed before their admission was answered (weak: nothing to clean up). */
+  const closedBeforeAdmission = new WeakSet<SMTPServerSession>();
+  const admissions = new EarlyAdmission({
+    ask: (ip) =>
       link.request('connection.open', { ip }).then(
-        ({ verdict }) => admit(verdict),
+        ({ verdict }) => ({ verdict, counted: true }),
         (err: Error) => {
           // The primary did not answer in time: fail open rather than refuse mail.
           log.warn(
             { event: 'smtp.admission_timeout', err: err.message },
             'admission not answered; accepting',
           );
-          admit('ok', false);
+          return { verdict: 'ok' as const, counted: false };
         },
-      );
-      function admit(verdict: AdmissionVerdict, counted = true): void {
+      ),
+    release: (ip) => link.notify({ type: 'connection.closed', ip }),
+  });
+
+  const state = (session: SMTPServerSession): SessionState | undefined => sessions.get(session.id);
+
+  return {
+    /** For the SMTP net.Server's 'connection' event: admission starts at accept (early-admission.ts). */
+    onSocket(socket: Socket): void {
+      admissions.onSocket(socket);
+    },
+
+    onConnect(session: SMTPServerSession, callback: Callback): void {
+      const started = process.hrtime.bigint();
+      const ip = session.remoteAddress;
+      void admissions.take(ip, session.remotePort).then(({ verdict, counted }) => {
         smtpAdmissionDuration.observe(elapsed(started));
         smtpConnectionsTotal.inc({ status: verdict === 'ok' ? 'accepted' : verdict });
         if (verdict !== 'ok') {
           log.info({ event: 'smtp.refused', session: session.id, verdict }, 'connection refused');
           return callback(refuse(REFUSALS[verdict]));
+        }
+        if (closedBeforeAdmission.has(session)) {
+          // Gone while the primary answered: onClose found nothing to close, so give it back here.
+          if (counted) link.notify({ type: 'connection.closed', ip });
+          return callback();
         }
         const sessionLog = log.child({ session: session.id });
         sessions.set(session.id, {
@@ -109,12 +129,13 @@ export function createSessionHooks(deps: HookDeps) {
           remoteAddress: ip,
           log: sessionLog,
           startedAt: started,
+          counted,
         });
-        if (!counted) sessions.get(session.id)!.log.debug('admitted without pod accounting');
+        if (!counted) sessionLog.debug('admitted without pod accounting');
         smtpActiveConnections.inc();
         sessionLog.info({ event: 'smtp.connect', remoteAddress: ip }, 'connection');
         callback();
-      }
+      });
     },
 
     onSecure(_socket: unknown, session: SMTPServerSession, callback: Callback): void {
@@ -296,12 +317,16 @@ export function createSessionHooks(deps: HookDeps) {
 
     onClose(session: SMTPServerSession): void {
       const s = sessions.get(session.id);
-      if (!s) return; // refused at connect: never counted
+      if (!s) {
+        // Refused at connect (never counted), or closed before the admission answer came.
+        closedBeforeAdmission.add(session);
+        return;
+      }
       sessions.delete(session.id);
       smtpActiveConnections.dec();
       const seconds = elapsed(s.startedAt);
       smtpConnectionDuration.observe(seconds);
-      link.notify({ type: 'connection.closed', ip: s.remoteAddress });
+      if (s.counted) link.notify({ type: 'connection.closed', ip: s.remoteAddress });
       s.log.info({ event: 'smtp.close', seconds: Math.round(seconds * 1000) / 1000 }, 'connection closed');
     },
 

@@ -3,6 +3,7 @@
  * builds the Cakemail side and the smtp-server, listens on the shared port, then
  * answers the primary's messages in one exhaustive switch.
  */
+import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { Config } from '../config/schema.ts';
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
@@ -194,6 +195,8 @@ export function runWorker(): void {
         setImmediate(() => sessionClosed()); // after smtp-server dropped it from `connections`
       },
     });
+    // Admission is asked at accept, during smtp-server's 100 ms early-talker wait.
+    server.server.on('connection', (socket: Socket) => hooks.onSocket(socket));
     if (config.AUTH_TIMEOUT > 0) {
       // Checked every few seconds: an O(sessions) scan, cheap next to the sessions themselves.
       const sweep = setInterval(

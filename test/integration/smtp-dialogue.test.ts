@@ -1,9 +1,12 @@
 // The SMTP surface of a real gateway (primary + 2 workers, in-test mail side).
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { SmtpTestClient, message, sendMail } from '../helpers/smtp-client.ts';
 import { TEST_PASSWORD, TEST_USER } from '../fixtures/test-mail-side.ts';
+import { sample } from '../helpers/metrics.ts';
+import { until } from '../helpers/sandbox.ts';
 
 let gw: RunningGateway;
 before(async () => {
@@ -134,6 +137,36 @@ test('MAX_CONNECTIONS_PER_POD holds across workers, even for trusted networks', 
     assert.equal(c.banner.text, '421 4.7.0 Too many connections to this server, try again later');
     a.client.end();
     b.client.end();
+  } finally {
+    await pod.stop();
+  }
+});
+
+test('admission is asked at accept: connections that leave before their banner are given back to the pod count', async () => {
+  const pod = await startGateway({ env: { MAX_CONNECTIONS_PER_POD: '1' } });
+  const podCount = async () => sample((await pod.http('/metrics')).body, 'gateway_pod_connections');
+  try {
+    // Gone within smtp-server's 100 ms early-talker wait: the primary was asked and counted
+    // each at accept; every count must come back or the pod would refuse everyone after one.
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const s = connect(pod.smtpPort, '127.0.0.1', () => s.destroy());
+            s.on('close', () => resolve());
+            s.on('error', reject);
+          }),
+      ),
+    );
+    await until(async () => (await podCount()) === 0, 'pod connection count back to 0');
+    const held = await SmtpTestClient.connect(pod.smtpPort);
+    assert.equal(held.banner.code, 220, held.banner.text);
+    assert.equal(await podCount(), 1);
+    const extra = await SmtpTestClient.connect(pod.smtpPort);
+    assert.equal(extra.banner.text, '421 4.7.0 Too many connections to this server, try again later');
+    held.client.end();
+    await until(async () => (await podCount()) === 0, 'pod connection count back to 0 after QUIT-less close');
   } finally {
     await pod.stop();
   }
