@@ -6,7 +6,7 @@
  * The worker gets a shared implementation (IPC to the primary, later Redis); the memory
  * one here serves tests and single-process use.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface DeliveryLedger {
   /** The subset of `keys` recorded and not expired. */
@@ -25,9 +25,8 @@ export interface DeliveryLedger {
  * names who sent it (see pipeline.ts), `digest` is the content hash from convertMessage.
  */
 export function ledgerKey(accountKey: string, recipient: string, digest: string): string {
-  return createHash('sha256')
-    .update(`${accountKey}:${recipient.trim().toLowerCase()}:${digest}`)
-    .digest('base64url');
+  // One-shot crypto.hash: no Hash object per recipient.
+  return hash('sha256', `${accountKey}:${recipient.trim().toLowerCase()}:${digest}`, 'base64url');
 }
 
 /** In-memory ledger: TTL per key, bounded (the oldest records go first). */

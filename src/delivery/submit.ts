@@ -52,7 +52,22 @@ export async function submitWithRetry(
   const now = s.now ?? Date.now;
   const delays = retryDelays(s.maxAttempts - 1, s.baseDelayMs, s.random);
   let attempts = 0;
-  // A retry policy per recipient: the deadline and the drawn delays are its own.
+  const attempt = () => {
+    attempts++;
+    return auth.withToken(job.credentialKey, (token) => client.submitEmail(token, job.email, job.accountId));
+  };
+  // The first attempt runs without a policy: almost every recipient is accepted at once,
+  // and building a cockatiel policy per recipient was ~1.5 % of a worker's CPU in bench (a).
+  let firstError: unknown;
+  try {
+    return await attempt();
+  } catch (err) {
+    firstError = err;
+  }
+  if (delays.length === 0 || !isRetryable(firstError)) throw firstError;
+  // A retry policy for this recipient: the deadline and the drawn delays are its own. Its
+  // first run replays the failure above, so it decides, backs off and counts as if it had
+  // made that attempt itself.
   const policy = retry(
     handleWhen((err) => isRetryable(err) && now() + (delays[attempts - 1] ?? Infinity) <= job.deadline),
     { maxAttempts: delays.length, backoff: new IterableBackoff(delays) },
@@ -61,8 +76,10 @@ export async function submitWithRetry(
     const reason = 'error' in r && isCakemailError(r.error) ? r.error.kind : 'error';
     cakemailApiRetriesTotal.inc({ endpoint: 'emails', reason });
   });
+  let replayed = false;
   return policy.execute(() => {
-    attempts++;
-    return auth.withToken(job.credentialKey, (token) => client.submitEmail(token, job.email, job.accountId));
+    if (replayed) return attempt();
+    replayed = true;
+    return Promise.reject(firstError as Error);
   });
 }

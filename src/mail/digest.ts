@@ -10,7 +10,7 @@
  *    deliberate sends of an identical message, which must both be delivered.
  * Every field is length-prefixed, so no two different inputs can hash the same stream.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ControlFields } from './control-headers.ts';
 
 export interface DigestInput {
@@ -27,31 +27,38 @@ export interface DigestInput {
 }
 
 export function contentDigest(input: DigestInput): string {
-  const h = createHash('sha256');
-  field(h, 'cakemail-smtp-digest/1');
-  field(h, input.subject);
-  optional(h, input.html);
-  optional(h, input.text);
+  // The string fields are framed into one string and hashed with one update: the same byte
+  // stream as an update per field (so the same digests, and ledger records made before stay
+  // valid), without ~40 calls into native code per message.
+  const s = new Framer();
+  s.field('cakemail-smtp-digest/1');
+  s.field(input.subject);
+  s.optional(input.html);
+  s.optional(input.text);
   const c = input.control;
-  field(h, c.type);
-  optional(h, c.senderId);
-  optional(h, c.accountId?.toString());
-  optional(h, c.listId?.toString());
-  optional(h, c.tags?.join(','));
-  optional(h, c.tracking ? trackingKey(c.tracking) : undefined);
-  optional(h, input.from?.address);
-  optional(h, input.from?.name);
-  optional(h, input.date);
-  field(h, String(input.headers.length));
+  s.field(c.type);
+  s.optional(c.senderId);
+  s.optional(c.accountId?.toString());
+  s.optional(c.listId?.toString());
+  s.optional(c.tags?.join(','));
+  s.optional(c.tracking ? trackingKey(c.tracking) : undefined);
+  s.optional(input.from?.address);
+  s.optional(input.from?.name);
+  s.optional(input.date);
+  s.field(String(input.headers.length));
   for (const { name, value } of input.headers) {
-    field(h, name.toLowerCase());
-    field(h, value);
+    s.field(name.toLowerCase());
+    s.field(value);
   }
-  field(h, String(input.attachments.length));
+  s.field(String(input.attachments.length));
+  const h = createHash('sha256');
+  h.update(s.text);
   for (const a of input.attachments) {
-    field(h, a.filename);
-    field(h, a.type);
-    field(h, a.content);
+    const head = new Framer();
+    head.field(a.filename);
+    head.field(a.type);
+    h.update(`${head.text}${a.content.length}:`);
+    h.update(a.content);
   }
   return h.digest('hex');
 }
@@ -61,16 +68,19 @@ function trackingKey(t: NonNullable<ControlFields['tracking']>): string {
   return v(t.opens) + v(t.clicks_html) + v(t.clicks_text);
 }
 
-function field(h: Hash, value: string | Buffer): void {
-  const len = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-  h.update(`${len}:`);
-  h.update(value);
-}
+/** Length-prefixed fields (`<utf-8 bytes>:<value>`), optional ones marked `-` or `+`. */
+class Framer {
+  text = '';
 
-function optional(h: Hash, value: string | undefined): void {
-  if (value === undefined) h.update('-');
-  else {
-    h.update('+');
-    field(h, value);
+  field(value: string): void {
+    this.text += `${Buffer.byteLength(value)}:${value}`;
+  }
+
+  optional(value: string | undefined): void {
+    if (value === undefined) this.text += '-';
+    else {
+      this.text += '+';
+      this.field(value);
+    }
   }
 }
