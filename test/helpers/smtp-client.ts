@@ -3,7 +3,7 @@
  * (pipelining, partial DATA, STARTTLS), every reply returned as code + lines.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 export interface Reply {
   code: number;
@@ -96,7 +96,8 @@ export class SmtpTestClient {
     return this.read();
   }
 
-  async starttls(): Promise<Reply> {
+  /** STARTTLS and the handshake; `options` add to (or override) the client's TLS settings. */
+  async starttls(options: Pick<ConnectionOptions, 'maxVersion'> = {}): Promise<Reply> {
     const reply = await this.command('STARTTLS');
     if (reply.code !== 220) return reply;
     const plain = this.#socket as Socket;
@@ -106,6 +107,7 @@ export class SmtpTestClient {
       rejectUnauthorized: false,
       servername: 'localhost',
       minVersion: 'TLSv1.2',
+      ...options,
     });
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());

@@ -15,8 +15,8 @@ export interface CertPair {
   fingerprint: string;
 }
 
-export async function makeCertPair(hostname: string): Promise<CertPair> {
-  const { cert, key } = await generateCertificate(hostname);
+export async function makeCertPair(hostname: string, keyType: 'rsa' | 'ec' = 'rsa'): Promise<CertPair> {
+  const { cert, key } = await generateCertificate(hostname, 365, keyType);
   return { cert, key, fingerprint: new X509Certificate(cert).fingerprint256 };
 }
 
