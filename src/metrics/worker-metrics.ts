@@ -34,7 +34,7 @@ export const smtpConnectionDuration = new Histogram({
 });
 export const smtpAdmissionDuration = new Histogram({
   name: 'smtp_connection_admission_seconds',
-  help: 'Wait for the admission verdict (pod-wide limits, asked over IPC at accept) once smtp-server\'s 100 ms early-talker wait is over: what admission adds before the banner.',
+  help: "Wait for the admission verdict (pod-wide limits, asked over IPC at accept) once smtp-server's 100 ms early-talker wait is over: what admission adds before the banner.",
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   registers: r,
 });
