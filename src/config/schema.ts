@@ -91,6 +91,11 @@ export const CONFIG_VARIABLES = {
     '20',
     "how far V8 lets a worker's old generation grow past its live size before collecting, in % (0 = V8's own, adaptive); see docs/benchmarks.md",
   ],
+  WORKER_INITIAL_OLD_SPACE_MB: [
+    int(0, 4096),
+    '128',
+    "old generation a worker may fill before its first full collection, in MiB (0 = V8's own); see docs/benchmarks.md",
+  ],
   WORKER_ALLOCATOR: [
     z.enum(['auto', 'jemalloc', 'system']),
     'auto',

@@ -1,5 +1,5 @@
 // The V8 settings the primary starts its workers with (WORKER_SEMI_SPACE_MB,
-// WORKER_HEAP_GROWING_PERCENT), read back from the real worker processes.
+// WORKER_HEAP_GROWING_PERCENT, WORKER_INITIAL_OLD_SPACE_MB), read back from the real worker processes.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
@@ -13,23 +13,28 @@ async function workerArgs(gw: RunningGateway): Promise<string[][]> {
   );
 }
 
-test('workers get the configured young generation and heap growing factor', async () => {
-  const gw = await startGateway({ env: { WORKER_SEMI_SPACE_MB: '6', WORKER_HEAP_GROWING_PERCENT: '25' } });
+test('workers get the configured young generation, heap growing factor and starting old generation', async () => {
+  const gw = await startGateway({
+    env: { WORKER_SEMI_SPACE_MB: '6', WORKER_HEAP_GROWING_PERCENT: '25', WORKER_INITIAL_OLD_SPACE_MB: '96' },
+  });
   try {
     for (const args of await workerArgs(gw)) {
       assert.ok(args.includes('--max-semi-space-size=6'), args.join(' '));
       assert.ok(args.includes('--heap-growing-percent=25'), args.join(' '));
+      assert.ok(args.includes('--initial-old-space-size=96'), args.join(' '));
     }
   } finally {
     await gw.stop();
   }
 });
 
-test('0 leaves both to V8', async () => {
-  const gw = await startGateway({ env: { WORKER_SEMI_SPACE_MB: '0', WORKER_HEAP_GROWING_PERCENT: '0' } });
+test('0 leaves all three to V8', async () => {
+  const gw = await startGateway({
+    env: { WORKER_SEMI_SPACE_MB: '0', WORKER_HEAP_GROWING_PERCENT: '0', WORKER_INITIAL_OLD_SPACE_MB: '0' },
+  });
   try {
     for (const args of await workerArgs(gw))
-      assert.ok(!args.some((a) => /semi-space|heap-growing/.test(a)), args.join(' '));
+      assert.ok(!args.some((a) => /semi-space|heap-growing|old-space/.test(a)), args.join(' '));
   } finally {
     await gw.stop();
   }
