@@ -264,7 +264,15 @@ export function createSessionHooks(deps: HookDeps) {
         bytes += chunk.length;
         if (bytes <= config.MESSAGE_SIZE_LIMIT) chunks.push(chunk);
       });
-      stream.once('error', (err) => callback(asReply(err, s?.log ?? log)));
+      stream.once('error', (err: Error & { code?: string }) => {
+        // The client went away mid-message (smtp-server destroys the stream with
+        // ECONNECTION): nothing was accepted and nobody is left to answer; not our error.
+        if (err.code === 'ECONNECTION') {
+          (s?.log ?? log).info({ event: 'smtp.data_aborted', bytes }, 'client left during DATA');
+          return callback(new SmtpReplyError('localError'));
+        }
+        callback(asReply(err, s?.log ?? log));
+      });
       stream.once('end', () => {
         const started = process.hrtime.bigint();
         smtpMessageSize.observe(bytes);

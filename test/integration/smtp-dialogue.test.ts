@@ -172,6 +172,21 @@ test('admission is asked at accept: connections that leave before their banner a
   }
 });
 
+test('a client that leaves in the middle of DATA is logged as such, not as an internal error', async () => {
+  const mark = gw.lines.length;
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  assert.equal((await client.login(TEST_USER, TEST_PASSWORD)).code, 235);
+  assert.equal((await client.command('MAIL FROM:<user@test.example>')).code, 250);
+  assert.equal((await client.command('RCPT TO:<rcpt@example.com>')).code, 250);
+  assert.equal((await client.command('DATA')).code, 354);
+  client.write('Subject: cut short\r\n\r\nhalf a body');
+  client.destroy();
+  const aborted = await gw.waitForLog((l) => l.event === 'smtp.data_aborted', 10_000, mark);
+  assert.equal(aborted.level, 30);
+  const errors = gw.lines.slice(mark).filter((l) => Number(l.level) >= 50);
+  assert.deepEqual(errors, []);
+});
+
 test('AUTH_TIMEOUT: a client that keeps talking but never authenticates is closed with 421 4.7.0 (slowloris bound)', async () => {
   const slow = await startGateway({
     env: { AUTH_TIMEOUT: '2', CONNECTION_TIMEOUT: '60', SMTP_WORKERS: '1' },
