@@ -74,7 +74,7 @@ export class EarlyAdmission {
     return early.then((a) => (LIMITS.has(a.verdict) ? this.#deps.ask(ip) : a));
   }
 
-  /** Admissions asked and not yet taken (for tests and the drain). */
+  /** Admissions asked and not yet taken. */
   get pending(): number {
     return this.#pending.size;
   }

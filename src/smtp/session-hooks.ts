@@ -84,6 +84,8 @@ export function createSessionHooks(deps: HookDeps) {
   const sessions = new Map<string, SessionState>();
   /** Sessions smtp-server closed before their admission was answered (weak: nothing to clean up). */
   const closedBeforeAdmission = new WeakSet<SMTPServerSession>();
+  /** Gives a connection the primary counted back to it. */
+  const release = (ip: string) => link.notify({ type: 'connection.closed', ip });
   const admissions = new EarlyAdmission({
     ask: (ip) =>
       link.request('connection.open', { ip }).then(
@@ -97,7 +99,7 @@ export function createSessionHooks(deps: HookDeps) {
           return { verdict: 'ok' as const, counted: false };
         },
       ),
-    release: (ip) => link.notify({ type: 'connection.closed', ip }),
+    release,
   });
 
   const state = (session: SMTPServerSession): SessionState | undefined => sessions.get(session.id);
@@ -120,7 +122,7 @@ export function createSessionHooks(deps: HookDeps) {
         }
         if (closedBeforeAdmission.has(session)) {
           // Gone while the primary answered: onClose found nothing to close, so give it back here.
-          if (counted) link.notify({ type: 'connection.closed', ip });
+          if (counted) release(ip);
           return callback();
         }
         const sessionLog = log.child({ session: session.id });
@@ -334,7 +336,7 @@ export function createSessionHooks(deps: HookDeps) {
       smtpActiveConnections.dec();
       const seconds = elapsed(s.startedAt);
       smtpConnectionDuration.observe(seconds);
-      if (s.counted) link.notify({ type: 'connection.closed', ip: s.remoteAddress });
+      if (s.counted) release(s.remoteAddress);
       s.log.info({ event: 'smtp.close', seconds: Math.round(seconds * 1000) / 1000 }, 'connection closed');
     },
 
