@@ -5,10 +5,12 @@
  * hand to smtp-server already starts with one; this wrapper of the connection's public
  * `send()` passes such messages through as they are (context `false` = "add none")
  * and leaves the library's own replies untouched. It also batches the replies of one
- * event-loop turn into one TLS write (reply-coalescing.ts). Installed once per process.
+ * event-loop turn into one TLS write (reply-coalescing.ts), and lets a reply reach a client
+ * that half-closed (half-close.ts). Installed once per process.
  */
 import type { Socket } from 'node:net';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { writableWhenHalfClosed } from './half-close.ts';
 import { coalesceReplies } from './reply-coalescing.ts';
 
 const CARRIES_ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
@@ -22,6 +24,7 @@ export function installReplyShim(): void {
   };
   const original = proto.send;
   proto.send = function send(this: { _socket?: Socket }, code, data, context) {
+    writableWhenHalfClosed(this._socket);
     coalesceReplies(this._socket);
     if (typeof data === 'string' && CARRIES_ENHANCED.test(data))
       return original.call(this, code, data, false);

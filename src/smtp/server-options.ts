@@ -43,5 +43,7 @@ export function baseServerOptions(config: Config, tls: TlsMaterial): SMTPServerO
     hideREQUIRETLS: true,
     maxClients: config.MAX_CONNECTIONS_PER_POD, // the real (pod-wide) limit is the primary's
     logger: false, // we log sessions ourselves: the library's debug log would print protocol lines
+    // A client's FIN must not close our side before its replies are out (half-close.ts).
+    allowHalfOpen: true,
   } as SMTPServerOptions;
 }

@@ -13,6 +13,7 @@ import { flushCompileCache } from '../compile-cache.ts';
 import { workerRegistry } from '../metrics/worker-metrics.ts';
 import type { Authenticator, MailPipeline } from './contracts.ts';
 import { PrimaryLink } from './primary-link.ts';
+import { installHalfCloseHandling } from './half-close.ts';
 import { installReplyShim } from './reply-shim.ts';
 import { baseServerOptions } from './server-options.ts';
 import { replyText } from './replies.ts';
@@ -54,6 +55,7 @@ async function createMailSide(init: InitMessage, ledger: DeliveryLedger, log: Lo
 export function runWorker(): void {
   if (!process.send) throw new Error('an SMTP worker must be started by the primary (node:cluster)');
   installReplyShim();
+  installHalfCloseHandling();
   const link = new PrimaryLink(process as unknown as ConstructorParameters<typeof PrimaryLink>[0]);
   let server: SMTPServer | undefined;
   let side: MailSide | undefined;

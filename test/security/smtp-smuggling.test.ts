@@ -120,24 +120,70 @@ test('MAIL without AUTH never relays: 530 before and after STARTTLS, the pipelin
   assert.equal(e.sb.stats().emails, 1, 'exactly one POST /v2/emails');
 });
 
-test(
-  'a client that half-closes after the final dot still gets its 250',
-  {
-    todo: 'known defect: smtp-server sockets (and its STARTTLS TLSSocket) are not allowHalfOpen, so the FIN closes the connection before the 250 of a delivered message (docs/reliability.md)',
-  },
-  async () => {
-    const client = await authedClient(e.gw.smtpPort);
-    try {
-      assert.equal((await client.command(`MAIL FROM:<${DEMO.user}>`)).code, 250);
-      assert.equal((await client.command('RCPT TO:<rcpt@example.com>')).code, 250);
-      assert.equal((await client.command('DATA')).code, 354);
-      e.sb.setFaults({ latencyMs: 300 });
-      client.write(`Subject: half close${CRLF}${CRLF}body${CRLF}.${CRLF}QUIT${CRLF}`);
-      client.tlsSocket!.end();
-      const reply = await client.read(5_000);
-      assert.equal(reply.code, 250, reply.text);
-    } finally {
-      client.destroy();
-    }
-  },
-);
+test('a client that half-closes after the final dot still gets its 250, then the 221, then the close', async () => {
+  const client = await authedClient(e.gw.smtpPort);
+  try {
+    assert.equal((await client.command(`MAIL FROM:<${DEMO.user}>`)).code, 250);
+    assert.equal((await client.command('RCPT TO:<rcpt@example.com>')).code, 250);
+    assert.equal((await client.command('DATA')).code, 354);
+    // The FIN reaches the gateway while Cakemail is still answering.
+    e.sb.setFaults({ latencyMs: 300 });
+    client.write(`Subject: half close${CRLF}${CRLF}body${CRLF}.${CRLF}QUIT${CRLF}`);
+    client.tlsSocket!.end();
+    const reply = await client.read(5_000);
+    assert.equal(reply.code, 250, reply.text);
+    assert.equal((await client.read(5_000)).code, 221);
+    await closedWithin(client);
+    assert.equal(e.sb.stats().emails, 1);
+  } finally {
+    client.destroy();
+  }
+});
+
+test('a client that half-closes after the final dot without QUIT gets its 250 and the gateway closes', async () => {
+  const client = await authedClient(e.gw.smtpPort);
+  try {
+    assert.equal((await client.command(`MAIL FROM:<${DEMO.user}>`)).code, 250);
+    assert.equal((await client.command('RCPT TO:<rcpt@example.com>')).code, 250);
+    assert.equal((await client.command('DATA')).code, 354);
+    e.sb.setFaults({ latencyMs: 300 });
+    client.write(`Subject: half close, no QUIT${CRLF}${CRLF}body${CRLF}.${CRLF}`);
+    client.tlsSocket!.end();
+    assert.equal((await client.read(5_000)).code, 250);
+    // Closed by the gateway once everything before the FIN is answered, not by the idle timeout.
+    await closedWithin(client);
+  } finally {
+    client.destroy();
+  }
+});
+
+test('a half-closed idle session is closed at once, in plaintext and under TLS', async () => {
+  const { client: plain } = await SmtpTestClient.connect(e.gw.smtpPort);
+  try {
+    assert.equal((await plain.command('EHLO relay.test')).code, 250);
+    plain.end();
+    await closedWithin(plain);
+  } finally {
+    plain.destroy();
+  }
+  const secure = await authedClient(e.gw.smtpPort);
+  try {
+    secure.tlsSocket!.end();
+    await closedWithin(secure);
+  } finally {
+    secure.destroy();
+  }
+});
+
+/** The gateway closes the connection; fails (instead of hanging) if it is still open after `ms`. */
+async function closedWithin(client: SmtpTestClient, ms = 5_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`connection still open ${ms} ms after the half-close`)), ms);
+  });
+  try {
+    await Promise.race([client.closedPromise(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
