@@ -14,6 +14,7 @@
  *   session); if the refresh token is refused the session is dropped and the caller gets
  *   `session_expired` (→ 451 upstreamSessionExpired: reconnect and AUTH again).
  */
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import type { AuthenticatedAccount, Authenticator, SessionContext } from '../smtp/contracts.ts';
 import { SmtpReplyError } from '../smtp/replies.ts';
@@ -57,7 +58,7 @@ type NegativeReason = 'credentials' | 'mfa';
 
 export class CakemailAuthenticator implements Authenticator {
   readonly #client: CakemailClient;
-  readonly #secret: Buffer;
+  readonly #secret: KeyObject;
   readonly #ttlMaxMs: number;
   readonly #negativeTtlMs: number;
   readonly #idleMs: number;
@@ -69,7 +70,7 @@ export class CakemailAuthenticator implements Authenticator {
 
   constructor(o: AuthenticatorOptions) {
     this.#client = o.client;
-    this.#secret = o.secret;
+    this.#secret = createSecretKey(o.secret);
     this.#ttlMaxMs = o.cacheTtlMaxSeconds * 1000;
     this.#negativeTtlMs = o.negativeTtlSeconds * 1000;
     this.#idleMs = (o.sessionIdleSeconds ?? Math.max(o.cacheTtlMaxSeconds, 3600)) * 1000;

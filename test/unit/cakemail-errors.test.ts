@@ -1,4 +1,5 @@
 /** Classification of Cakemail answers, reason texts, the caches' building blocks. Plain data. */
+import { createSecretKey } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -112,6 +113,11 @@ test('credentialKey: keyed, case-insensitive username, exact password, unambiguo
   assert.notEqual(credentialKey(k1, 'demo@x.test', 'pw'), credentialKey(k2, 'demo@x.test', 'pw'));
   assert.notEqual(credentialKey(k1, 'ab', 'c'), credentialKey(k1, 'a', 'bc'));
   assert.doesNotMatch(credentialKey(k1, 'demo@x.test', 'secret-pw'), /secret|demo/);
+  // The authenticator holds its secret as a KeyObject: the same key as from the Buffer.
+  assert.equal(
+    credentialKey(createSecretKey(k1), 'demo@x.test', 'pw'),
+    credentialKey(k1, 'demo@x.test', 'pw'),
+  );
 });
 
 test('renewAt: 60 s before expiry for long tokens, 80 % of life for short ones', () => {

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { OPENAPI_COPY_URL, OPENAPI_SHARED_URL, getValidators } from '../../src/sandbox/schema-validator.ts';
+import {
+  OPENAPI_COPY_URL,
+  OPENAPI_SHARED_URL,
+  SUBMIT_EMAIL_ASCII_PATTERNS,
+  getValidators,
+} from '../../src/sandbox/schema-validator.ts';
 import { buildDirectory, DEFAULT_USERS, DEMO_USER } from '../../src/sandbox/users.ts';
 
 describe('sandbox schema and users data', () => {
@@ -72,5 +77,54 @@ describe('sandbox schema and users data', () => {
         }),
       /unknown account 2/,
     );
+  });
+});
+
+describe('SubmitEmail string lengths (validated in UTF-16 units)', () => {
+  type Node = Record<string, unknown>;
+  const schemas = (
+    JSON.parse(readFileSync(OPENAPI_COPY_URL, 'utf8')) as { components: { schemas: Record<string, Node> } }
+  ).components.schemas;
+
+  it('has only rules on which UTF-16 units and code points agree', () => {
+    const rules: string[] = [];
+    const seen = new Set<string>(['SubmitEmail']);
+    const walk = (n: unknown, at: string): void => {
+      if (Array.isArray(n)) return n.forEach((x, i) => walk(x, `${at}[${i}]`));
+      if (!n || typeof n !== 'object') return;
+      const node = n as Node;
+      const ref = typeof node.$ref === 'string' ? node.$ref.split('/').pop()! : undefined;
+      if (ref !== undefined && !seen.has(ref)) {
+        seen.add(ref);
+        walk(schemas[ref], ref);
+      }
+      if (node.type === 'string' || node.minLength !== undefined || node.maxLength !== undefined) {
+        const min = node.minLength as number | undefined;
+        const max = node.maxLength as number | undefined;
+        if (min !== undefined || max !== undefined) rules.push(at);
+        // A string of length >= 1 has a code point and the reverse: minimums of 0 or 1 agree.
+        assert.ok(min === undefined || min <= 1, `${at}: minLength ${min} counts differently`);
+        if (max !== undefined && node.type === 'string') {
+          assert.ok(
+            SUBMIT_EMAIL_ASCII_PATTERNS.has(String(node.pattern)),
+            `${at}: maxLength ${max} without an ASCII-only pattern`,
+          );
+        }
+      }
+      for (const [k, v] of Object.entries(node)) if (k !== '$ref') walk(v, `${at}.${k}`);
+    };
+    walk(schemas.SubmitEmail, 'SubmitEmail');
+    assert.ok(rules.length >= 5, `the walk found the length rules (${rules.join(', ')})`);
+  });
+
+  it('still refuses an empty body and accepts one astral character', () => {
+    const { submitEmail } = getValidators();
+    const body = (text: string) => ({
+      email: 'r@example.com',
+      sender: { id: '1' },
+      content: { subject: 's', text, encoding: 'utf-8', type: 'transactional' },
+    });
+    assert.equal(submitEmail(body('\u{1F600}')), null);
+    assert.ok(submitEmail(body('')));
   });
 });
