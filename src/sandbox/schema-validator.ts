@@ -51,9 +51,19 @@ export function loadOpenApi(): OpenApiDoc {
  * `minLength: 1`: that walk over every message body was ~6 % of the sandbox's CPU in bench
  * (a). Both counts agree for every length rule SubmitEmail has: minimum lengths of at most
  * 1, and a maximum only on ASCII-only patterns (the tags). test/unit/sandbox-schema.test.ts
- * checks that this stays so.
+ * checks that this stays so. Ajv 8 calls the option deprecated but its limitLength rule
+ * still reads it; should a later Ajv drop it, validation stays right and only gets slower.
  */
 export const SUBMIT_EMAIL_ASCII_PATTERNS: ReadonlySet<string> = new Set(['^[a-zA-Z0-9-_]+$']);
+
+/** Ajv's console, without its notice that `unicode` is deprecated (the option still works). */
+const AJV_LOGGER = {
+  log: console.log.bind(console),
+  warn: (...args: unknown[]) => {
+    if (!String(args[0]).startsWith('DEPRECATED: option unicode')) console.warn(...args);
+  },
+  error: console.error.bind(console),
+};
 
 function makeAjv(coerceTypes: boolean, doc: OpenApiDoc, unicode = true): Ajv2020 {
   // strict off: the document is OpenAPI, not pure JSON Schema (e.g. `pattern` on the tags array).
@@ -63,6 +73,7 @@ function makeAjv(coerceTypes: boolean, doc: OpenApiDoc, unicode = true): Ajv2020
     coerceTypes,
     unicode,
     code: { regExp: sandboxRegExp },
+    logger: AJV_LOGGER,
   });
   addFormatsModule.default(ajv);
   // The refs are "#/components/schemas/X": keep the same layout under one $id.
