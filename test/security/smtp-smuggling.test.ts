@@ -120,16 +120,29 @@ test('MAIL without AUTH never relays: 530 before and after STARTTLS, the pipelin
   assert.equal(e.sb.stats().emails, 1, 'exactly one POST /v2/emails');
 });
 
-test('a client that half-closes after the final dot still gets its 250, then the 221, then the close', async () => {
+/**
+ * Sends a message and shuts down the write side right after `after` (the final dot, or the
+ * dot and a QUIT), while Cakemail takes 300 ms to answer: the FIN arrives first.
+ */
+async function halfCloseAfterDot(after: string): Promise<SmtpTestClient> {
   const client = await authedClient(e.gw.smtpPort);
   try {
     assert.equal((await client.command(`MAIL FROM:<${DEMO.user}>`)).code, 250);
     assert.equal((await client.command('RCPT TO:<rcpt@example.com>')).code, 250);
     assert.equal((await client.command('DATA')).code, 354);
-    // The FIN reaches the gateway while Cakemail is still answering.
     e.sb.setFaults({ latencyMs: 300 });
-    client.write(`Subject: half close${CRLF}${CRLF}body${CRLF}.${CRLF}QUIT${CRLF}`);
+    client.write(`Subject: half close${CRLF}${CRLF}body${CRLF}.${CRLF}${after}`);
     client.tlsSocket!.end();
+    return client;
+  } catch (err) {
+    client.destroy();
+    throw err;
+  }
+}
+
+test('a client that half-closes after the final dot still gets its 250, then the 221, then the close', async () => {
+  const client = await halfCloseAfterDot(`QUIT${CRLF}`);
+  try {
     const reply = await client.read(5_000);
     assert.equal(reply.code, 250, reply.text);
     assert.equal((await client.read(5_000)).code, 221);
@@ -141,14 +154,8 @@ test('a client that half-closes after the final dot still gets its 250, then the
 });
 
 test('a client that half-closes after the final dot without QUIT gets its 250 and the gateway closes', async () => {
-  const client = await authedClient(e.gw.smtpPort);
+  const client = await halfCloseAfterDot('');
   try {
-    assert.equal((await client.command(`MAIL FROM:<${DEMO.user}>`)).code, 250);
-    assert.equal((await client.command('RCPT TO:<rcpt@example.com>')).code, 250);
-    assert.equal((await client.command('DATA')).code, 354);
-    e.sb.setFaults({ latencyMs: 300 });
-    client.write(`Subject: half close, no QUIT${CRLF}${CRLF}body${CRLF}.${CRLF}`);
-    client.tlsSocket!.end();
     assert.equal((await client.read(5_000)).code, 250);
     // Closed by the gateway once everything before the FIN is answered, not by the idle timeout.
     await closedWithin(client);
