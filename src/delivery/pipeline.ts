@@ -244,6 +244,8 @@ async function forEachLimit<T>(
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
+  // One recipient (most mail): no array of workers, no closures.
+  if (items.length === 1) return fn(items[0] as T);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {

@@ -50,7 +50,6 @@ export async function submitWithRetry(
   s: RetrySettings,
 ): Promise<SubmitEmailResponse> {
   const now = s.now ?? Date.now;
-  const delays = retryDelays(s.maxAttempts - 1, s.baseDelayMs, s.random);
   let attempts = 0;
   const attempt = () => {
     attempts++;
@@ -64,6 +63,8 @@ export async function submitWithRetry(
   } catch (err) {
     firstError = err;
   }
+  // Drawn only now: almost every recipient never needs them.
+  const delays = retryDelays(s.maxAttempts - 1, s.baseDelayMs, s.random);
   if (delays.length === 0 || !isRetryable(firstError)) throw firstError;
   // A retry policy for this recipient: the deadline and the drawn delays are its own. Its
   // first run replays the failure above, so it decides, backs off and counts as if it had

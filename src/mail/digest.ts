@@ -10,7 +10,7 @@
  *    deliberate sends of an identical message, which must both be delivered.
  * Every field is length-prefixed, so no two different inputs can hash the same stream.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { ControlFields } from './control-headers.ts';
 
 export interface DigestInput {
@@ -51,6 +51,8 @@ export function contentDigest(input: DigestInput): string {
     s.field(value);
   }
   s.field(String(input.attachments.length));
+  // Most messages have no attachment: one one-shot call, no Hash object (~7 µs each).
+  if (input.attachments.length === 0) return hash('sha256', s.text, 'hex');
   const h = createHash('sha256');
   h.update(s.text);
   for (const a of input.attachments) {

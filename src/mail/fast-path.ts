@@ -22,6 +22,17 @@ const addressparser = createRequire(createRequire(import.meta.url).resolve('mail
   'nodemailer/lib/addressparser',
 ) as (value: string) => Address[];
 
+/**
+ * `a@b.c`, `<a@b.c>`, `Name Two <a@b.c>`, `"Name Two" <a@b.c>`: plain ASCII words, no
+ * comments, quoting inside the name, encoded words or second address. Anything else goes
+ * to addressparser; the property test checks both give the same.
+ */
+const ADDR = '[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*';
+const WORDS = '[A-Za-z0-9]+(?: [A-Za-z0-9]+)*';
+const SIMPLE_FROM = new RegExp(
+  `^(?:(?:(?<name>${WORDS})|"(?<quoted>${WORDS})") )?<(?<address>${ADDR})>$|^(?<bare>${ADDR})$`,
+);
+
 const PLAIN_ENCODINGS = new Set(['', '7bit', '8bit', 'binary']);
 const UTF8_CHARSETS = new Set(['', 'utf-8', 'utf8', 'us-ascii', 'ascii']);
 
@@ -101,6 +112,13 @@ function decodeWords(value: string): string {
  * mailparser post-processes (encoded words or punycode in the address): mailparser path.
  */
 function firstAddress(value: string): { address: string; name?: string } | undefined | null {
+  const simple = SIMPLE_FROM.exec(value);
+  const address = simple?.groups?.address ?? simple?.groups?.bare;
+  if (address !== undefined && !/@xn--/i.test(address)) {
+    // What addressparser makes of these forms, without its tokenizer (~15 µs a message).
+    const name = simple?.groups?.name ?? simple?.groups?.quoted;
+    return { address, ...(name ? { name } : {}) };
+  }
   const list = addressparser(value);
   const flat = list.flatMap((a) => (a.group ? a.group : [a]));
   const first = flat.find((a) => a.address);

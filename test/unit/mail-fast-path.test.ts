@@ -33,6 +33,14 @@ const subject = fc.oneof(
 const from = fc.oneof(
   fc.tuple(word, word).map(([l, d]) => `${l}@${d}.example`),
   fc.tuple(word, word, word).map(([n, l, d]) => `"${n} Doe" <${l}@${d}.example>`),
+  // the forms the fast path reads without addressparser (SIMPLE_FROM), and near misses
+  fc.tuple(word, word, word).map(([n, l, d]) => `${n} <${l}@${d}.example>`),
+  fc.tuple(word, word, word).map(([n, l, d]) => `${n} Doe <${l}.x+tag@${d}-mail.example>`),
+  fc.tuple(word, word).map(([l, d]) => `<${l}_x@${d}.example>`),
+  fc.tuple(word, word, word).map(([n, l, d]) => `${n}  Doe <${l}@${d}.example>`),
+  fc.tuple(word, word, word).map(([n, l, d]) => `"${n}, Doe" <${l}@${d}.example>`),
+  fc.tuple(word, word, word).map(([n, l, d]) => `${l}@${d}.example (${n})`),
+  fc.tuple(word, word).map(([l, d]) => `${l}@xn--${d}.example`),
   fc
     .tuple(unicodeText, word, word)
     .map(([n, l, d]) => `=?utf-8?B?${Buffer.from(n).toString('base64')}?= <${l}@${d}.example>`),
