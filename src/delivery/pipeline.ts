@@ -76,25 +76,25 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     }
   }
 
-  async function alreadyAccepted(keys: string[], log: Logger): Promise<Set<string>> {
+  async function alreadyAccepted(keys: string[], log: Logger, queueId: string): Promise<Set<string>> {
     try {
       return await ledger.accepted(keys);
     } catch (err) {
       // The ledger prevents duplicates; it must never stop mail.
       log.warn(
-        { err: (err as Error).message },
+        { queueId, err: (err as Error).message },
         'delivery ledger unavailable (lookup); sending all recipients',
       );
       return new Set();
     }
   }
 
-  async function remember(key: string, log: Logger): Promise<void> {
+  async function remember(key: string, log: Logger, queueId: string): Promise<void> {
     try {
       await ledger.record([key], config.DEDUP_TTL);
     } catch (err) {
       log.warn(
-        { err: (err as Error).message },
+        { queueId, err: (err as Error).message },
         'delivery ledger unavailable (record); a client retry may resend',
       );
     }
@@ -125,7 +125,9 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     upstream: UpstreamClock,
   ): Promise<DeliveryReceipt> {
     const queueId = newQueueId();
-    const log = ctx.log.child({ queueId });
+    // queueId goes in each line rather than in a child logger: pino builds a child's
+    // bindings (through the redaction) at once, a cost per message even when nothing logs.
+    const log = ctx.log;
     const deadline = Date.now() + config.DELIVERY_DEADLINE_MS;
 
     const converted = await convertMessage(msg.raw, {
@@ -148,7 +150,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     const accountKey = `${msg.account.username.trim().toLowerCase()}|${accountId ?? ''}`;
     const recipients = uniqueRecipients(msg.rcptTo);
     const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
-    const done = await alreadyAccepted([...keys.values()], log);
+    const done = await alreadyAccepted([...keys.values()], log, queueId);
 
     const results: RecipientResult[] = [];
     const todo: string[] = [];
@@ -173,14 +175,14 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
           ),
         );
         // Recorded now, not at the end: a crash later in the fan-out still remembers it.
-        await remember(keys.get(recipient) ?? '', log);
+        await remember(keys.get(recipient) ?? '', log, queueId);
         results.push({ recipient, status: 'accepted' });
-        log.debug({ emailId: res.data.id }, 'recipient accepted by Cakemail');
+        log.debug({ queueId, emailId: res.data.id }, 'recipient accepted by Cakemail');
       } catch (err) {
         const error = isCakemailError(err)
           ? err
           : new CakemailError('unavailable', 'emails', 0, (err as Error)?.message ?? 'unexpected error');
-        if (!isCakemailError(err)) log.error({ err }, 'unexpected error submitting a recipient');
+        if (!isCakemailError(err)) log.error({ queueId, err }, 'unexpected error submitting a recipient');
         results.push({ recipient, status: 'failed', error });
       }
     });
@@ -194,6 +196,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     if (decision.skipped > 0) cakemailDuplicateSkipsTotal.inc(decision.skipped);
     log.info(
       {
+        queueId,
         outcome: decision.outcome,
         recipients: decision.total,
         accepted: decision.accepted,
