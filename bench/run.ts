@@ -20,15 +20,24 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { latencyChart, type ChartRow } from './chart.ts';
 import { HARD_FD_LIMIT, SOFT_FD_LIMIT } from './fd-limit.ts';
-import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
+import {
+  measure,
+  measureStable,
+  type GatewaySettings,
+  type MeasureContext,
+  type Measurement,
+} from './measure.ts';
 import { summarise } from './profile-summary.ts';
 import {
   oneLine,
   renderSection,
   updateDoc,
   evaluateTargets,
+  pctText,
+  ratio,
   type BenchData,
   type ProfileRun,
+  type ScenarioRun,
 } from './report.ts';
 import { matrixScenarios, scenarios } from './scenarios.ts';
 import { makeCertificate, REPO } from './servers.ts';
@@ -134,7 +143,20 @@ async function main(): Promise<void> {
     const r = await measureStable(s, 'reference', { ...base, ...(halfRate ? { halfRate } : {}) });
     console.log('  ' + oneLine(r));
     console.log('  ' + oneLine(g, r));
-    data.runs.push({ scenario: { id: s.id, title: s.title }, gateway: g, reference: r });
+    const run: ScenarioRun = { scenario: { id: s.id, title: s.title }, gateway: g, reference: r };
+    const peakOnly = { ...s, halfRatePhase: false, pollMetrics: false };
+    for (let round = 2; round <= (s.ratioRounds ?? 1); round++) {
+      // Even rounds start with the reference: neither server is always measured second.
+      const order =
+        round % 2 === 0 ? (['reference', 'gateway'] as const) : (['gateway', 'reference'] as const);
+      const pair: Partial<Record<'gateway' | 'reference', Measurement>> = {};
+      for (const server of order) pair[server] = await measureStable(peakOnly, server, base);
+      const extra = { gateway: pair.gateway!, reference: pair.reference! };
+      console.log(`  round ${round}: ` + oneLine(extra.gateway, extra.reference));
+      (run.rounds ??= []).push(extra);
+    }
+    if (run.rounds) console.log(`  ratio, median of ${run.rounds.length + 1} rounds: ${pctText(ratio(run))}`);
+    data.runs.push(run);
   }
 
   if (opts.selected.includes('layers')) {

@@ -1,0 +1,94 @@
+/**
+ * What the Cakemail side costs per message without the SMTP layer and without four other
+ * busy processes on the same two cores: `pipeline.deliver()` called in a loop, as many at
+ * a time as (a)'s sessions on one worker, against the sandbox in its own process. CPU per
+ * message is this process's (user + system) only.
+ *
+ * In situ the same work costs about twice as much (docs/benchmarks.md), but this figure
+ * moves by 2-3 % between runs where a gateway run moves by 15-30 %: it is the one to
+ * compare two versions of src/mail, src/delivery or src/cakemail with.
+ *
+ * CLI: `node bench/deliver-probe.ts [messages=20000] [--bytes 5120] [--recipients 1]`
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createCakemailSide } from '../src/cakemail/index.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/log.ts';
+import { ReplicatedLedger } from '../src/smtp/replicated-ledger.ts';
+import { messageTemplate } from './messages.ts';
+import { REPO } from './servers.ts';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const messages = Number(args.find((a) => /^\d+$/.test(a)) ?? 20_000);
+const bytes = option('--bytes', 5 * 1024);
+const recipients = option('--recipients', 1);
+/** (a): 50 sessions over 2 workers. */
+const CONCURRENCY = 25;
+const WARMUP = 3_000;
+
+const dataDir = await mkdtemp(join(tmpdir(), 'deliver-probe-'));
+const sandbox = spawn(process.execPath, [join(REPO, 'bench/sandbox-main.ts')], {
+  env: { ...process.env, DATA_DIR: dataDir },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise<string>((resolve, reject) => {
+  sandbox.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
+  createInterface({ input: sandbox.stdout! }).on('line', (line) => {
+    const m = /"url":"([^"]+)"/.exec(line);
+    if (m?.[1]) resolve(m[1]);
+  });
+});
+
+const config = loadConfig({ ...process.env, CAKEMAIL_API_URL: url, LOG_LEVEL: 'warn' });
+const log = createLogger({ level: 'warn', format: 'json', role: 'tool' });
+const side = createCakemailSide(config, {
+  authKey: Buffer.alloc(32, 7),
+  ledger: new ReplicatedLedger(() => {}), // a worker's ledger, nobody to replicate to
+  log,
+});
+const ctx = { sessionId: 'probe', remoteAddress: '127.0.0.1', log };
+const from = 'demo@cakemail.test';
+const account = await side.authenticator.authenticate(from, 'demo-password', ctx);
+const sender = await side.pipeline.checkSender(account, from, ctx);
+const rcpts = Array.from({ length: recipients }, (_, i) => `rcpt${i + 1}@example.com`);
+const tpl = messageTemplate({ bytes, pdf: false, from, to: rcpts }, 'probe');
+
+let sent = 0;
+async function run(count: number): Promise<void> {
+  let started = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (started++ < count) {
+        const n = sent++;
+        const raw = Buffer.concat([tpl.head(n), tpl.body]);
+        // Distinct recipients per message: the ledger never skips one as a duplicate.
+        const rcptTo = rcpts.map((r) => `${n}.${r}`);
+        await side.pipeline.deliver({ account, mailFrom: from, rcptTo, sender, raw }, ctx);
+      }
+    }),
+  );
+}
+
+await run(WARMUP);
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+await run(messages);
+const cpu = process.cpuUsage(cpu0);
+const seconds = (performance.now() - t0) / 1000;
+console.log(
+  `deliver(): ${messages} messages (${bytes} bytes, ${recipients} recipient(s)) in ${seconds.toFixed(2)} s, ` +
+    `${(messages / seconds).toFixed(0)}/s; CPU ${((cpu.user + cpu.system) / messages).toFixed(1)} µs a message ` +
+    `(user ${(cpu.user / messages).toFixed(1)}, system ${(cpu.system / messages).toFixed(1)})`,
+);
+sandbox.kill('SIGTERM');
+await side.close();
+await rm(dataDir, { recursive: true, force: true });
+process.exit(0);
