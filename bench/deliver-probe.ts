@@ -10,24 +10,23 @@
  *
  * CLI: `node bench/deliver-probe.ts [messages=20000] [--bytes 5120] [--recipients 1]`
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createCakemailSide } from '../src/cakemail/index.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { ReplicatedLedger } from '../src/smtp/replicated-ledger.ts';
 import { messageTemplate } from './messages.ts';
-import { REPO } from './servers.ts';
+import { startSandbox, stopChild } from './servers.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const messages = Number(args.find((a) => /^\d+$/.test(a)) ?? 20_000);
+// The count is the one bare number (not the value of an option).
+const messages = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')) ?? 20_000);
 const bytes = option('--bytes', 5 * 1024);
 const recipients = option('--recipients', 1);
 /** (a): 50 sessions over 2 workers. */
@@ -35,19 +34,9 @@ const CONCURRENCY = 25;
 const WARMUP = 3_000;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'deliver-probe-'));
-const sandbox = spawn(process.execPath, [join(REPO, 'bench/sandbox-main.ts')], {
-  env: { ...process.env, DATA_DIR: dataDir },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const url = await new Promise<string>((resolve, reject) => {
-  sandbox.once('exit', (code) => reject(new Error(`sandbox exited with ${code}`)));
-  createInterface({ input: sandbox.stdout! }).on('line', (line) => {
-    const m = /"url":"([^"]+)"/.exec(line);
-    if (m?.[1]) resolve(m[1]);
-  });
-});
+const sandbox = await startSandbox(dataDir);
 
-const config = loadConfig({ ...process.env, CAKEMAIL_API_URL: url, LOG_LEVEL: 'warn' });
+const config = loadConfig({ ...process.env, CAKEMAIL_API_URL: sandbox.url, LOG_LEVEL: 'warn' });
 const log = createLogger({ level: 'warn', format: 'json', role: 'tool' });
 const side = createCakemailSide(config, {
   authKey: Buffer.alloc(32, 7),
@@ -88,7 +77,7 @@ console.log(
     `${(messages / seconds).toFixed(0)}/s; CPU ${((cpu.user + cpu.system) / messages).toFixed(1)} µs a message ` +
     `(user ${(cpu.user / messages).toFixed(1)}, system ${(cpu.system / messages).toFixed(1)})`,
 );
-sandbox.kill('SIGTERM');
 await side.close();
+await stopChild(sandbox.child);
 await rm(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -45,7 +45,7 @@ export interface BenchData {
 const f0 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(0));
 const f1 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(1));
 const f2 = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(2));
-const pct = (n: number | undefined, digits = 0) =>
+export const pct = (n: number | undefined, digits = 0) =>
   n === undefined || !Number.isFinite(n) ? '–' : `${(n * 100).toFixed(digits)} %`;
 
 function pairRatio(gateway: Measurement | undefined, reference: Measurement | undefined): number | undefined {
@@ -70,7 +70,10 @@ export function ratio(run: ScenarioRun): number | undefined {
   return all.length % 2 === 1 ? all[mid] : ((all[mid - 1] as number) + (all[mid] as number)) / 2;
 }
 
-export const pctText = (n: number | undefined): string => pct(n);
+/** Which server a ratio round (1-based) measures first: the reference in even rounds. */
+export function firstInRound(round: number): 'gateway' | 'reference' {
+  return round % 2 === 0 ? 'reference' : 'gateway';
+}
 
 function ratioText(run: ScenarioRun, median: number | undefined): string {
   const all = roundRatios(run);
@@ -94,9 +97,8 @@ function roundsTable(data: BenchData): string[] {
   for (const run of runs) {
     const pairs = [{ gateway: run.gateway, reference: run.reference }, ...(run.rounds ?? [])];
     pairs.forEach((x, i) => {
-      const first = i % 2 === 0 ? 'gateway' : 'reference';
       lines.push(
-        `| (${run.scenario.id}) | ${i + 1} | ${first} | ${f0(x.reference?.peak?.msgPerSec)} | ${f0(x.gateway?.peak?.msgPerSec)} | ${pct(pairRatio(x.gateway, x.reference))} | ${f2(x.reference?.cpuSecPer1000)}, ${f2(x.gateway?.cpuSecPer1000)} (${f2(x.gateway?.sandboxCpuSecPer1000)}) |`,
+        `| (${run.scenario.id}) | ${i + 1} | ${firstInRound(i + 1)} | ${f0(x.reference?.peak?.msgPerSec)} | ${f0(x.gateway?.peak?.msgPerSec)} | ${pct(pairRatio(x.gateway, x.reference))} | ${f2(x.reference?.cpuSecPer1000)}, ${f2(x.gateway?.cpuSecPer1000)} (${f2(x.gateway?.sandboxCpuSecPer1000)}) |`,
       );
     });
     lines.push(`| (${run.scenario.id}) | median | | | | **${pct(ratio(run))}** | |`);

@@ -20,20 +20,15 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { latencyChart, type ChartRow } from './chart.ts';
 import { HARD_FD_LIMIT, SOFT_FD_LIMIT } from './fd-limit.ts';
-import {
-  measure,
-  measureStable,
-  type GatewaySettings,
-  type MeasureContext,
-  type Measurement,
-} from './measure.ts';
+import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
 import { summarise } from './profile-summary.ts';
 import {
   oneLine,
   renderSection,
   updateDoc,
   evaluateTargets,
-  pctText,
+  firstInRound,
+  pct,
   ratio,
   type BenchData,
   type ProfileRun,
@@ -146,16 +141,16 @@ async function main(): Promise<void> {
     const run: ScenarioRun = { scenario: { id: s.id, title: s.title }, gateway: g, reference: r };
     const peakOnly = { ...s, halfRatePhase: false, pollMetrics: false };
     for (let round = 2; round <= (s.ratioRounds ?? 1); round++) {
-      // Even rounds start with the reference: neither server is always measured second.
-      const order =
-        round % 2 === 0 ? (['reference', 'gateway'] as const) : (['gateway', 'reference'] as const);
-      const pair: Partial<Record<'gateway' | 'reference', Measurement>> = {};
-      for (const server of order) pair[server] = await measureStable(peakOnly, server, base);
-      const extra = { gateway: pair.gateway!, reference: pair.reference! };
+      // Neither server is always measured second (firstInRound); object fields run in order.
+      const peak = (server: 'gateway' | 'reference') => measureStable(peakOnly, server, base);
+      const extra =
+        firstInRound(round) === 'reference'
+          ? { reference: await peak('reference'), gateway: await peak('gateway') }
+          : { gateway: await peak('gateway'), reference: await peak('reference') };
       console.log(`  round ${round}: ` + oneLine(extra.gateway, extra.reference));
       (run.rounds ??= []).push(extra);
     }
-    if (run.rounds) console.log(`  ratio, median of ${run.rounds.length + 1} rounds: ${pctText(ratio(run))}`);
+    if (run.rounds) console.log(`  ratio, median of ${run.rounds.length + 1} rounds: ${pct(ratio(run))}`);
     data.runs.push(run);
   }
 
