@@ -13,7 +13,7 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 
-export const IPC_PROTOCOL = 1;
+export const IPC_PROTOCOL = 2;
 
 export interface TlsMaterial {
   readonly key: string;
@@ -113,7 +113,8 @@ export type PrimaryToWorker =
 /** Everything a worker sends. */
 export type WorkerToPrimary =
   | { type: 'ready'; slot: number; port: number }
-  | { type: 'connection.closed'; ip: string }
+  /** Connections closed since the last batch, one address each (release-batch.ts). */
+  | { type: 'connection.closed'; ips: string[] }
   /** Keys Cakemail accepted, batched per tick (replicated ledger mode). */
   | { type: 'ledger.recorded'; keys: string[]; ttlSeconds: number }
   /** Sent once by an exiting worker: its final counts, so totals stay exact across restarts. */

@@ -14,7 +14,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/schema.ts';
-import type { PodStateInit, PrimaryToWorker, TlsMaterial, WorkerToPrimary } from '../ipc/messages.ts';
+import {
+  IPC_PROTOCOL,
+  type PodStateInit,
+  type PrimaryToWorker,
+  type TlsMaterial,
+  type WorkerToPrimary,
+} from '../ipc/messages.ts';
 import { RequestChannel, safeSend } from '../ipc/channel.ts';
 import { compileCacheEnv } from '../compile-cache.ts';
 import { resolveWorkerAllocator, type WorkerAllocator } from './worker-allocator.ts';
@@ -211,7 +217,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     worker.on('online', () => {
       safeSend(worker, {
         type: 'init',
-        protocol: 1,
+        protocol: IPC_PROTOCOL,
         slot: slot.index,
         generation: live.generation,
         config: this.#config,

@@ -30,7 +30,7 @@ export interface PodStateDeps {
 export function handleWorkerMessage(deps: PodStateDeps, from: LiveWorker, message: WorkerToPrimary): void {
   switch (message.type) {
     case 'connection.closed':
-      deps.table.close(from.worker.id, message.ip);
+      for (const ip of message.ips) deps.table.close(from.worker.id, ip);
       podConnections.set(deps.table.total);
       return;
     case 'ledger.recorded': {

@@ -37,6 +37,7 @@ import type {
   SessionContext,
 } from './contracts.ts';
 import { EarlyAdmission } from './early-admission.ts';
+import { ReleaseBatch } from './release-batch.ts';
 import type { LocalLockouts } from './local-lockouts.ts';
 import type { PrimaryLink } from './primary-link.ts';
 import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
@@ -84,8 +85,9 @@ export function createSessionHooks(deps: HookDeps) {
   const sessions = new Map<string, SessionState>();
   /** Sessions smtp-server closed before their admission was answered (weak: nothing to clean up). */
   const closedBeforeAdmission = new WeakSet<SMTPServerSession>();
-  /** Gives a connection the primary counted back to it. */
-  const release = (ip: string) => link.notify({ type: 'connection.closed', ip });
+  /** Gives a connection the primary counted back to it (batched: release-batch.ts). */
+  const releases = new ReleaseBatch((m) => link.notify(m));
+  const release = (ip: string) => releases.add(ip);
   const admissions = new EarlyAdmission({
     ask: (ip) =>
       link.request('connection.open', { ip }).then(
@@ -309,7 +311,8 @@ export function createSessionHooks(deps: HookDeps) {
               mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
               rcptTo: session.envelope.rcptTo.map((r) => r.address),
               sender: s.sender,
-              raw: Buffer.concat(chunks, bytes),
+              // Usually the whole message is one chunk (one TLS record): no copy then.
+              raw: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes),
             },
             s,
             timing,
@@ -341,6 +344,9 @@ export function createSessionHooks(deps: HookDeps) {
     },
 
     activeSessions: () => sessions.size,
+
+    /** Sends the queued `connection.closed` batch now (a draining worker, tests). */
+    flushReleases: () => releases.flush(),
 
     /**
      * Sessions still unauthenticated after `seconds`: a client trickling bytes resets the

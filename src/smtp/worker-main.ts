@@ -66,6 +66,8 @@ export function runWorker(): void {
   let drainTimeoutMs = 30_000;
   /** Called after each session closes (drainGently watches for the last one). */
   let sessionClosed = () => {};
+  /** Sends the queued `connection.closed` batch (set once the hooks exist). */
+  let flushReleases = () => {};
 
   const shutdown = (reason: 'stop' | 'rolling' | 'primary gone') => {
     if (shuttingDown) return;
@@ -73,6 +75,7 @@ export function runWorker(): void {
     log?.info({ event: 'worker.draining', reason }, 'worker draining');
     const done = () => {
       replica?.flush();
+      flushReleases();
       void side?.close().catch(() => undefined);
       log?.info({ event: 'worker.stopped' }, 'worker stopped');
       // Last counts go to the primary so totals stay exact across restarts, then exit.
@@ -189,6 +192,7 @@ export function runWorker(): void {
       log,
       ...(lockouts ? { lockouts } : {}),
     });
+    flushReleases = hooks.flushReleases;
     server = new SMTPServer({
       ...baseServerOptions(config, init.tls),
       ...hooks,
