@@ -161,6 +161,11 @@ export const CONFIG_VARIABLES = {
     '86400',
     'seconds a recipient accepted before a 4xx is remembered (no duplicate on retry)',
   ],
+  DEDUP_SHARE_DELAY_MS: [
+    int(0, 600_000),
+    '50',
+    'ms a worker may hold the ledger records of clean 250s before sharing them with the other workers (sent at once after a 4xx or partial delivery, and when a session closes)',
+  ],
   DEFAULT_EMAIL_TYPE: [
     z.enum(['transactional', 'marketing']),
     'transactional',

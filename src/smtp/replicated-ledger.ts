@@ -9,12 +9,16 @@
  *
  * Batches: records of a message that ends in a deferral or a partial delivery (the
  * replies a client retries, the case the ledger exists for) leave at the end of the
- * event-loop turn that writes the reply, before the client can read it. Records of
- * clean 250s wait up to `batchMs` (10 ms) for company: one notification, one wake-up of
- * the primary and of each other worker per batch instead of per message (those were
- * ~8 % of the pod's CPU in bench (a)). Such a record matters only if the 250 is lost
- * on the way and the client resends on a new connection to another worker within
- * those milliseconds; the ledger was always best-effort (bounded, lost with the pod).
+ * event-loop turn that writes the reply, before the client can read it. So does
+ * everything queued when a session closes (worker-main.ts): a client whose 250 was lost
+ * with its connection can only resend after a new connection, TLS handshake and AUTH,
+ * by which time the records are with the other workers. Records of clean 250s on a
+ * session that goes on wait up to `batchMs` (DEDUP_SHARE_DELAY_MS, 50 ms) for company: one notification, one
+ * wake-up of the primary and of each other worker per batch instead of per message.
+ * At 10 ms those writes were still ~3 % of a worker in bench (a), each ~3× the cost of
+ * an HTTP request because it wakes a primary that is otherwise asleep. What the wait
+ * leaves open is a client that resends a message it got a 250 for, on another
+ * connection, within 50 ms; the ledger was always best-effort (bounded, lost with the pod).
  */
 import type { DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
@@ -22,7 +26,7 @@ import type { WorkerToPrimary } from '../ipc/messages.ts';
 /** Same bound as the primary's store: the replica holds what the primary holds. */
 const DEFAULT_MAX_ENTRIES = 1_000_000;
 /** How long records of clean deliveries may wait to be shared (see above). */
-const DEFAULT_BATCH_MS = 10;
+const DEFAULT_BATCH_MS = 50;
 
 export class ReplicatedLedger implements DeliveryLedger {
   /** key → expiry in whole seconds since the epoch (a small integer: no boxed double per entry). */
@@ -80,7 +84,7 @@ export class ReplicatedLedger implements DeliveryLedger {
     }
   }
 
-  /** A retry is likely: what is queued leaves at the end of this event-loop turn. */
+  /** A retry is likely, or a session ended: what is queued leaves at the end of this event-loop turn. */
   publishNow(): void {
     if (this.#pending.length === 0 || this.#immediate !== undefined) return;
     this.#immediate = setImmediate(() => this.flush());

@@ -125,7 +125,9 @@ export function runWorker(): void {
       case 'init':
         // Built at once, not in start(): `ledger.replicate` may follow `init` immediately.
         if (message.ledger.mode === 'replicated') {
-          replica = new ReplicatedLedger((m) => link.notify(m));
+          replica = new ReplicatedLedger((m) => link.notify(m), {
+            batchMs: message.config.DEDUP_SHARE_DELAY_MS,
+          });
           replica.seed(message.ledger.entries);
         }
         if (message.lockouts.mode === 'local') lockouts = new LocalLockouts(message.lockouts.active);
@@ -198,6 +200,8 @@ export function runWorker(): void {
       ...hooks,
       onClose(session) {
         hooks.onClose(session);
+        // A lost 250 shows as a closed session: share its records before any resend (replicated-ledger.ts).
+        replica?.publishNow();
         setImmediate(() => sessionClosed()); // after smtp-server dropped it from `connections`
       },
     });

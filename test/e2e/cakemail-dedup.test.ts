@@ -24,8 +24,9 @@ const RCPTS = ['r1@example.com', 'r2@example.com', 'r3@example.com'];
 
 let e: E2E;
 before(async () => {
-  // One recipient at a time: the injected faults hit recipients in a known order.
-  e = await startE2E({ env: { DELIVERY_CONCURRENCY: '1' } });
+  // One recipient at a time: the injected faults hit recipients in a known order. Records
+  // of clean 250s held for 10 minutes: only a closed session can have shared them.
+  e = await startE2E({ env: { DELIVERY_CONCURRENCY: '1', DEDUP_SHARE_DELAY_MS: '600000' } });
 });
 after(async () => {
   await e?.stop();
@@ -92,6 +93,27 @@ test('partial failure (451), retry of the SAME message → 250, exactly one emai
   again.client.end();
   assert.match(third.text, /already accepted earlier for 3 recipient\(s\)/);
   assert.equal(e.sb.outbox().length, 3);
+});
+
+test('a 250 lost with its connection: the resend on the other worker is not sent twice', async () => {
+  const raw = mime(
+    ['From: demo@cakemail.test', 'Subject: 250 lost', 'Message-ID: <dedup-4@x.test>'],
+    'body\r\n',
+  );
+  const first = await session();
+  const reply = await sendBytes(first.client, DEMO.user, ['r1@example.com'], raw);
+  assert.equal(reply.code, 250, reply.text);
+  assert.doesNotMatch(reply.text, /already accepted/);
+  // What a client that never read its 250 sees: the connection gone, no QUIT.
+  const from = e.gw.lines.length;
+  first.client.destroy();
+  await e.gw.waitForLog((l) => l.event === 'smtp.close' && l.worker === first.worker, 10_000, from);
+
+  const resend = await sessionAvoiding(first.worker);
+  const again = await sendBytes(resend.client, DEMO.user, ['r1@example.com'], raw);
+  resend.client.end();
+  assert.match(again.text, /already accepted earlier for 1 recipient\(s\)/);
+  assert.deepEqual(emailsTo(), ['r1@example.com'], 'one email');
 });
 
 test('a different message to the same recipients is not mistaken for a retry', async () => {

@@ -1,6 +1,6 @@
 // The worker's replica of the pod's delivery ledger: local lookups, records batched into
-// one notification per batch (10 ms, or the end of the turn when a retry is likely),
-// seeded from the primary, bounded, expiring.
+// one notification per batch (50 ms, or the end of the turn when a retry is likely or a
+// session ended), seeded from the primary, bounded, expiring.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WorkerToPrimary } from '../../src/ipc/messages.ts';
