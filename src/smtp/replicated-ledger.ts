@@ -13,12 +13,13 @@
  * everything queued when a session closes (worker-main.ts): a client whose 250 was lost
  * with its connection can only resend after a new connection, TLS handshake and AUTH,
  * by which time the records are with the other workers. Records of clean 250s on a
- * session that goes on wait up to `batchMs` (DEDUP_SHARE_DELAY_MS, 50 ms) for company: one notification, one
- * wake-up of the primary and of each other worker per batch instead of per message.
- * At 10 ms those writes were still ~3 % of a worker in bench (a), each ~3× the cost of
- * an HTTP request because it wakes a primary that is otherwise asleep. What the wait
- * leaves open is a client that resends a message it got a 250 for, on another
- * connection, within 50 ms; the ledger was always best-effort (bounded, lost with the pod).
+ * session that goes on wait up to `batchMs` (DEDUP_SHARE_DELAY_MS, 50 ms) for company:
+ * one notification, one wake-up of the primary and of each other worker per batch
+ * instead of per message. At 10 ms those writes were still ~3 % of a worker in bench (a),
+ * each ~3× the cost of an HTTP request because it wakes a primary that is otherwise
+ * asleep. What the wait leaves open is a client that resends a message it got a 250 for,
+ * on another connection, within 50 ms; the ledger was always best-effort (bounded, lost
+ * with the pod).
  */
 import type { DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
@@ -84,7 +85,7 @@ export class ReplicatedLedger implements DeliveryLedger {
     }
   }
 
-  /** A retry is likely, or a session ended: what is queued leaves at the end of this event-loop turn. */
+  /** A retry is likely, or a session ended: what is queued leaves at the end of this turn. */
   publishNow(): void {
     if (this.#pending.length === 0 || this.#immediate !== undefined) return;
     this.#immediate = setImmediate(() => this.flush());
