@@ -32,6 +32,8 @@ export interface OpenOptions {
   host: string;
   port: number;
   localAddress?: string;
+  /** Give up (destroy the socket, reject) when no greeting came within this many ms. */
+  bannerTimeoutMs?: number;
 }
 
 export class SmtpConnection {
@@ -62,7 +64,8 @@ export class SmtpConnection {
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
     });
     const conn = new SmtpConnection(socket, startedAt);
-    const banner = await conn.read();
+    const timer = o.bannerTimeoutMs ? setTimeout(() => conn.destroy(), o.bannerTimeoutMs) : undefined;
+    const banner = await conn.read().finally(() => clearTimeout(timer));
     if (banner.code !== 220) {
       conn.destroy();
       throw new SmtpError('banner', banner);

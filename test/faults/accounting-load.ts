@@ -8,6 +8,9 @@
 import { SmtpConnection, SmtpError } from '../../bench/smtp-client.ts';
 import type { OutboxEntry } from '../../src/sandbox/server.ts';
 
+/** How long a session waits for the 220 before it gives up and reconnects. */
+const BANNER_TIMEOUT_MS = 10_000;
+
 export interface LoadOptions {
   port: () => number;
   user: string;
@@ -123,7 +126,14 @@ export class AccountingLoad {
 
   async #connect(): Promise<SmtpConnection | undefined> {
     try {
-      const c = await SmtpConnection.open({ host: '127.0.0.1', port: this.#o.port() });
+      // A greeting timeout, as every MTA has: a connection node:cluster handed to a worker in
+      // the instant it was killed stays open in the primary with nobody behind it
+      // (docs/reliability.md); without one such a session would wait forever.
+      const c = await SmtpConnection.open({
+        host: '127.0.0.1',
+        port: this.#o.port(),
+        bannerTimeoutMs: BANNER_TIMEOUT_MS,
+      });
       await c.startTls('client.test');
       await c.authPlain(this.#o.user, this.#o.pass);
       return c;
