@@ -113,7 +113,7 @@ export type PrimaryToWorker =
 /** Everything a worker sends. */
 export type WorkerToPrimary =
   | { type: 'ready'; slot: number; port: number }
-  /** Connections closed since the last batch, one address each (release-batch.ts). */
+  /** Connections closed since the last batch, one address each (session-hooks.ts). */
   | { type: 'connection.closed'; ips: string[] }
   /** Keys Cakemail accepted, batched per tick (replicated ledger mode). */
   | { type: 'ledger.recorded'; keys: string[]; ttlSeconds: number }

@@ -23,6 +23,7 @@
  */
 import type { DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
+import { NotifyBatch } from '../ipc/notify-batch.ts';
 
 /** Same bound as the primary's store: the replica holds what the primary holds. */
 const DEFAULT_MAX_ENTRIES = 1_000_000;
@@ -34,21 +35,20 @@ export class ReplicatedLedger implements DeliveryLedger {
   readonly #map = new Map<string, number>();
   readonly #max: number;
   readonly #now: () => number;
-  readonly #send: (message: WorkerToPrimary) => void;
-  #pending: string[] = [];
+  /** Keys recorded here and not yet sent, all with `#pendingTtl`. */
+  readonly #pending: NotifyBatch<string>;
   #pendingTtl = 0;
-  readonly #batchMs: number;
-  #timer: NodeJS.Timeout | undefined;
-  #immediate: NodeJS.Immediate | undefined;
 
   constructor(
     send: (message: WorkerToPrimary) => void,
     opts: { maxEntries?: number; now?: () => number; batchMs?: number } = {},
   ) {
-    this.#send = send;
     this.#max = Math.max(1, opts.maxEntries ?? DEFAULT_MAX_ENTRIES);
     this.#now = opts.now ?? Date.now;
-    this.#batchMs = Math.max(0, opts.batchMs ?? DEFAULT_BATCH_MS);
+    this.#pending = new NotifyBatch(
+      (keys) => send({ type: 'ledger.recorded', keys, ttlSeconds: this.#pendingTtl }),
+      opts.batchMs ?? DEFAULT_BATCH_MS,
+    );
   }
 
   /** The primary's entries at init: [key, expiresAt epoch ms]. */
@@ -76,31 +76,19 @@ export class ReplicatedLedger implements DeliveryLedger {
     if (keys.length === 0) return;
     this.apply(keys, ttlSeconds);
     // One TTL per pod (DEDUP_TTL); should it ever differ, flush what is queued first.
-    if (this.#pending.length > 0 && ttlSeconds !== this.#pendingTtl) this.flush();
+    if (this.#pending.size > 0 && ttlSeconds !== this.#pendingTtl) this.flush();
     this.#pendingTtl = ttlSeconds;
-    for (const k of keys) this.#pending.push(k);
-    if (this.#timer === undefined && this.#immediate === undefined) {
-      this.#timer = setTimeout(() => this.flush(), this.#batchMs);
-      this.#timer.unref(); // an exiting worker flushes explicitly
-    }
+    for (const k of keys) this.#pending.add(k);
   }
 
   /** A retry is likely, or a session ended: what is queued leaves at the end of this turn. */
   publishNow(): void {
-    if (this.#pending.length === 0 || this.#immediate !== undefined) return;
-    this.#immediate = setImmediate(() => this.flush());
+    this.#pending.flushAtTurnEnd();
   }
 
   /** Sends what was recorded since the last flush (also called before the worker exits). */
   flush(): void {
-    clearTimeout(this.#timer);
-    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
-    this.#timer = undefined;
-    this.#immediate = undefined;
-    if (this.#pending.length === 0) return;
-    const keys = this.#pending;
-    this.#pending = [];
-    this.#send({ type: 'ledger.recorded', keys, ttlSeconds: this.#pendingTtl });
+    this.#pending.flush();
   }
 
   get size(): number {

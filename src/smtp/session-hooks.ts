@@ -29,6 +29,7 @@ import {
   smtpTlsHandshakesTotal,
 } from '../metrics/worker-metrics.ts';
 import type { AdmissionVerdict } from '../ipc/messages.ts';
+import { NotifyBatch } from '../ipc/notify-batch.ts';
 import type {
   AuthenticatedAccount,
   Authenticator,
@@ -37,7 +38,6 @@ import type {
   SessionContext,
 } from './contracts.ts';
 import { EarlyAdmission } from './early-admission.ts';
-import { ReleaseBatch } from './release-batch.ts';
 import type { LocalLockouts } from './local-lockouts.ts';
 import type { PrimaryLink } from './primary-link.ts';
 import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
@@ -69,6 +69,9 @@ export interface HookDeps {
   lockouts?: LocalLockouts;
 }
 
+/** How long a closed connection may wait to be given back to the primary (see `releases`). */
+const RELEASE_BATCH_MS = 10;
+
 const elapsed = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
 
 /** Counts a reply chosen from the table, then hands it to smtp-server. */
@@ -85,8 +88,18 @@ export function createSessionHooks(deps: HookDeps) {
   const sessions = new Map<string, SessionState>();
   /** Sessions smtp-server closed before their admission was answered (weak: nothing to clean up). */
   const closedBeforeAdmission = new WeakSet<SMTPServerSession>();
-  /** Gives a connection the primary counted back to it (batched: release-batch.ts). */
-  const releases = new ReleaseBatch((m) => link.notify(m));
+  /**
+   * Gives a connection the primary counted back to it, in batches of RELEASE_BATCH_MS:
+   * under churn (bench (b)) a notification per close was an IPC write and a wake-up of
+   * the primary per connection. The delay only makes the pod's count too high for a few
+   * ms, never too low; a client refused at accept for it is asked again once smtp-server's
+   * 100 ms early-talker wait ends (early-admission.ts). A dead worker's connections are
+   * all given back by the primary.
+   */
+  const releases = new NotifyBatch<string>(
+    (ips) => link.notify({ type: 'connection.closed', ips }),
+    RELEASE_BATCH_MS,
+  );
   const release = (ip: string) => releases.add(ip);
   const admissions = new EarlyAdmission({
     ask: (ip) =>

@@ -1,14 +1,15 @@
+// Notifications to the primary sent in batches (connection releases, ledger records).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { ReleaseBatch } from '../../src/smtp/release-batch.ts';
+import { NotifyBatch } from '../../src/ipc/notify-batch.ts';
 import type { WorkerToPrimary } from '../../src/ipc/messages.ts';
 
-test('release batch: closes within the window leave in one notification, in order', async () => {
+test('notify batch: closes within the window leave in one notification, in order', async () => {
   const sent = new EventEmitter();
   const messages: WorkerToPrimary[] = [];
-  const batch = new ReleaseBatch((m) => {
-    messages.push(m);
+  const batch = new NotifyBatch<string>((ips) => {
+    messages.push({ type: 'connection.closed', ips });
     sent.emit('sent');
   }, 1);
   batch.add('10.0.0.1');
@@ -22,9 +23,9 @@ test('release batch: closes within the window leave in one notification, in orde
   assert.equal(messages.length, 2, 'a later close starts a new batch');
 });
 
-test('release batch: flush sends at once and leaves nothing for the timer', () => {
+test('notify batch: flush sends at once and leaves nothing for the timer', () => {
   const messages: WorkerToPrimary[] = [];
-  const batch = new ReleaseBatch((m) => messages.push(m), 60_000);
+  const batch = new NotifyBatch<string>((ips) => messages.push({ type: 'connection.closed', ips }), 60_000);
   batch.flush();
   assert.deepEqual(messages, [], 'an empty batch sends nothing');
   batch.add('10.0.0.9');
