@@ -22,19 +22,11 @@ import { latencyChart, type ChartRow } from './chart.ts';
 import { HARD_FD_LIMIT, SOFT_FD_LIMIT } from './fd-limit.ts';
 import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
 import { summarise } from './profile-summary.ts';
-import {
-  oneLine,
-  renderSection,
-  updateDoc,
-  evaluateTargets,
-  firstInRound,
-  pct,
-  ratio,
-  type BenchData,
-  type ProfileRun,
-  type ScenarioRun,
-} from './report.ts';
+import type { BenchData, ProfileRun, ScenarioRun } from './bench-data.ts';
+import { pct } from './format.ts';
+import { oneLine, renderSection, updateDoc } from './report.ts';
 import { matrixScenarios, scenarios } from './scenarios.ts';
+import { evaluateTargets, firstInRound, ratio } from './targets.ts';
 import { makeCertificate, REPO } from './servers.ts';
 
 const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'layers', 'sched', 'profile'];

@@ -6,11 +6,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createCakemailSide, type CakemailSide } from '../../src/cakemail/index.ts';
-import { CakemailError } from '../../src/cakemail/errors.ts';
-import { createMailPipeline } from '../../src/delivery/pipeline.ts';
 import { MemoryLedger, type DeliveryLedger } from '../../src/delivery/ledger.ts';
 import type { AuthenticatedAccount, MailPipeline, SenderVerdict } from '../../src/smtp/contracts.ts';
-import { REPLIES, SmtpReplyError, type ReplyKey } from '../../src/smtp/replies.ts';
 import {
   cakemailApiRetriesTotal,
   cakemailCircuitBreakerState,
@@ -21,46 +18,13 @@ import {
 import {
   DEMO,
   ctx,
-  makeAuthenticator,
-  makeClient,
   metric,
   silentLog,
   startTestSandbox,
   testConfig,
-  until,
   type TestSandbox,
 } from './cakemail-helpers.ts';
-
-function mime(opts: { from?: string; headers?: string[]; body?: string; extra?: string } = {}): Buffer {
-  const lines = [
-    `From: ${opts.from ?? 'Demo <demo@cakemail.test>'}`,
-    'To: someone@example.com',
-    'Subject: Hello from the gateway',
-    'Message-ID: <fixed-1@test>',
-    'Date: Tue, 25 Nov 2025 10:00:00 +0000',
-    ...(opts.headers ?? []),
-  ];
-  if (opts.extra) return Buffer.from(`${lines.join('\r\n')}\r\n${opts.extra}`);
-  lines.push('Content-Type: text/plain; charset=utf-8', '', opts.body ?? 'Hi there.', '');
-  return Buffer.from(lines.join('\r\n'));
-}
-
-async function refusal(p: Promise<unknown>): Promise<SmtpReplyError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof SmtpReplyError, `expected SmtpReplyError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('expected a refusal');
-}
-
-function assertReply(err: SmtpReplyError, key: ReplyKey, text?: RegExp) {
-  assert.equal(err.key, key, err.message);
-  assert.equal(err.responseCode, REPLIES[key].code);
-  assert.ok(err.message.startsWith(REPLIES[key].enhanced));
-  if (text) assert.match(err.message, text);
-}
+import { assertReply, mime, refusal } from './pipeline-helpers.ts';
 
 describe('delivery pipeline', () => {
   let t: TestSandbox;
@@ -367,79 +331,5 @@ describe('delivery pipeline', () => {
     await send(['a@example.com', 'b@example.com']);
     assert.equal(recorded.length, 2);
     assert.ok(recorded.every((r) => r.keys.length === 1 && r.ttl === 120));
-  });
-
-  describe('tokens expiring during delivery', () => {
-    let short: TestSandbox;
-    before(async () => {
-      short = await startTestSandbox({ tokenTtlSeconds: 1 });
-    });
-    after(async () => {
-      await short.stop();
-    });
-
-    async function expiredSession() {
-      const client = makeClient(short.sb.url);
-      // A frozen clock: the authenticator believes its token fresh; the sandbox will say 401.
-      const frozen = Date.now();
-      const authenticator = makeAuthenticator(client, { now: () => frozen });
-      const pipeline = createMailPipeline({
-        config: testConfig(short.sb.url),
-        client,
-        authenticator,
-        ledger: new MemoryLedger(),
-        log: silentLog,
-      });
-      const account = await authenticator.authenticate(DEMO.username, DEMO.password, ctx());
-      const verdict = await pipeline.checkSender(account, 'demo@cakemail.test', ctx());
-      const stale = await authenticator.accessToken(account.credentialKey);
-      await until(
-        () =>
-          client.listSenders(stale).then(
-            () => false,
-            (e: unknown) => e instanceof CakemailError && e.kind === 'session_expired',
-          ),
-        'the sandbox to expire the access token',
-      );
-      short.sb.resetStats();
-      short.sb.clearOutbox();
-      const send = () =>
-        pipeline.deliver(
-          {
-            account,
-            mailFrom: 'demo@cakemail.test',
-            rcptTo: ['a@example.com'],
-            sender: verdict,
-            raw: mime(),
-          },
-          ctx(),
-        );
-      return { client, send };
-    }
-
-    test('401 → refresh once with the refresh token, the recipient is retried once → delivered', async () => {
-      const { client, send } = await expiredSession();
-      try {
-        await send();
-        assert.equal(short.sb.stats().refresh, 1);
-        assert.equal(short.sb.stats().token, 0, 'never a password grant');
-        assert.equal(short.sb.stats().emails, 2);
-        assert.equal(short.sb.outbox().length, 1);
-      } finally {
-        await client.close();
-      }
-    });
-
-    test('refresh refused → 451 upstreamSessionExpired', async () => {
-      const { client, send } = await expiredSession();
-      try {
-        short.sb.setFaults({ status: 401, endpoints: ['token'] });
-        assertReply(await refusal(send()), 'upstreamSessionExpired');
-        assert.equal(short.sb.outbox().length, 0);
-      } finally {
-        short.sb.setFaults(null);
-        await client.close();
-      }
-    });
   });
 });

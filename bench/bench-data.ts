@@ -1,0 +1,40 @@
+/**
+ * The results of one benchmark run as bench/run.ts collects them and keeps them in
+ * results.json (what `--merge` reads back).
+ */
+import type { Measurement } from './measure.ts';
+import type { ProfileSummary } from './profile-summary.ts';
+import type { Scenario } from './scenarios.ts';
+
+export interface ScenarioRun {
+  scenario: Pick<Scenario, 'id' | 'title'>;
+  gateway?: Measurement;
+  reference?: Measurement;
+  /** Further peak-only rounds (Scenario.ratioRounds), in the order measured. */
+  rounds?: Array<{ gateway: Measurement; reference: Measurement }>;
+}
+
+export interface MatrixRun {
+  sched: 'rr' | 'none';
+  workers: number;
+  results: Measurement[];
+}
+
+export interface ProfileRun {
+  label: string;
+  byRole: Array<{ role: string; summary: ProfileSummary }>;
+}
+
+export interface BenchData {
+  date: string;
+  command: string;
+  quick: boolean;
+  machine: string;
+  commit: string;
+  gatewaySettings: string;
+  runs: ScenarioRun[];
+  matrix: MatrixRun[];
+  /** (a) against the gateway's SMTP layer alone (null mail side). */
+  layers: Measurement[];
+  profiles: ProfileRun[];
+}
