@@ -54,7 +54,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     windowMs: config.AUTH_LOCKOUT_WINDOW * 1000,
     durationMs: config.AUTH_LOCKOUT_DURATION * 1000,
   };
-  const memory = new MemoryStore(lockout);
+  const memory = new MemoryStore(lockout, Date.now, config.DEDUP_MAX_ENTRIES);
   const onLockout = () => {
     authLockoutsTotal.inc();
     log.warn({ event: 'auth.lockout' }, 'client IP locked out after repeated AUTH failures');

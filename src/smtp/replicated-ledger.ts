@@ -25,7 +25,7 @@ import type { DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
 import { NotifyBatch } from '../ipc/notify-batch.ts';
 
-/** Same bound as the primary's store: the replica holds what the primary holds. */
+/** DEDUP_MAX_ENTRIES's default; the primary's store has the same bound: the replica holds what it holds. */
 const DEFAULT_MAX_ENTRIES = 1_000_000;
 /** How long records of clean deliveries may wait to be shared (see above). */
 const DEFAULT_BATCH_MS = 50;

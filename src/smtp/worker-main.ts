@@ -127,6 +127,7 @@ export function runWorker(): void {
         if (message.ledger.mode === 'replicated') {
           replica = new ReplicatedLedger((m) => link.notify(m), {
             batchMs: message.config.DEDUP_SHARE_DELAY_MS,
+            maxEntries: message.config.DEDUP_MAX_ENTRIES,
           });
           replica.seed(message.ledger.entries);
         }

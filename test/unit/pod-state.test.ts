@@ -51,6 +51,26 @@ test('ledger: keys are remembered for their TTL, then forgotten and swept', asyn
   await store.close();
 });
 
+test('ledger: DEDUP_MAX_ENTRIES bounds it, the oldest go first; entries seed replicas with ms expiries', async () => {
+  const c = clock();
+  const store = new MemoryStore({ threshold: 0, windowMs: 1, durationMs: 1 }, c.now, 3);
+  await store.ledgerRecord(['k1', 'k2', 'k3'], 60);
+  await store.ledgerRecord(['k1'], 60); // re-recorded: now the newest
+  await store.ledgerRecord(['k4'], 60);
+  assert.deepEqual(await store.ledgerAccepted(['k1', 'k2', 'k3', 'k4']), ['k1', 'k3', 'k4']);
+  assert.deepEqual(
+    store.ledgerEntries().map(([k]) => k),
+    ['k3', 'k1', 'k4'],
+    'oldest first',
+  );
+  // Whole seconds inside the store; the replica's seed takes epoch ms.
+  for (const [, expiresAt] of store.ledgerEntries()) assert.equal(expiresAt, (1_000 + 60) * 1000);
+  c.advance(60_001);
+  store.sweep();
+  assert.deepEqual(store.ledgerEntries(), [], 'swept once expired');
+  await store.close();
+});
+
 test('connection table: per-IP and per-pod limits across workers; a dead worker releases its connections', () => {
   const table = new ConnectionTable({ maxPerPod: 3, maxPerIp: 2, isTrusted: (ip) => ip === 't' });
   assert.equal(table.open(1, 'a', false), 'ok');

@@ -16,22 +16,25 @@ interface Failures {
   lockedUntil: number;
 }
 
-const MAX_LEDGER_ENTRIES = 1_000_000;
 const MAX_IP_ENTRIES = 200_000;
 
 export class MemoryStore implements SharedStore {
   readonly #buckets = new Map<string, Bucket>();
   readonly #failures = new Map<string, Failures>();
+  /** key → expiry in whole seconds since the epoch (a small integer: no boxed double per entry). */
   readonly #ledger = new Map<string, number>();
+  /** DEDUP_MAX_ENTRIES: ~100 bytes an entry, here and again in each worker's replica. */
+  readonly #maxLedgerEntries: number;
   readonly #lockout: LockoutPolicy;
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
   /** Called when an IP becomes locked out (metrics, logs). */
   onLockout: (ip: string, until: number) => void = () => {};
 
-  constructor(lockout: LockoutPolicy, now: () => number = Date.now) {
+  constructor(lockout: LockoutPolicy, now: () => number = Date.now, maxLedgerEntries = 1_000_000) {
     this.#lockout = lockout;
     this.#now = now;
+    this.#maxLedgerEntries = Math.max(1, maxLedgerEntries);
     this.#sweeper = setInterval(() => this.sweep(), 30_000);
     this.#sweeper.unref();
   }
@@ -93,14 +96,14 @@ export class MemoryStore implements SharedStore {
   }
 
   async ledgerAccepted(keys: readonly string[]): Promise<string[]> {
-    const now = this.#now();
+    const now = this.#now() / 1000;
     return keys.filter((k) => (this.#ledger.get(k) ?? 0) > now);
   }
 
   async ledgerRecord(keys: readonly string[], ttlSeconds: number): Promise<void> {
-    const expires = this.#now() + ttlSeconds * 1000;
+    const expires = Math.floor(this.#now() / 1000) + ttlSeconds;
     for (const key of keys) {
-      if (this.#ledger.size >= MAX_LEDGER_ENTRIES) this.#evictOldest(this.#ledger);
+      if (this.#ledger.size >= this.#maxLedgerEntries) this.#evictOldest(this.#ledger);
       this.#ledger.delete(key); // re-insert so Map order stays oldest-first
       this.#ledger.set(key, expires);
     }
@@ -108,9 +111,9 @@ export class MemoryStore implements SharedStore {
 
   /** Unexpired ledger entries [key, expiresAt ms], oldest first: seeds a new worker's replica. */
   ledgerEntries(): Array<[string, number]> {
-    const now = this.#now();
+    const now = this.#now() / 1000;
     const out: Array<[string, number]> = [];
-    for (const [k, expires] of this.#ledger) if (expires > now) out.push([k, expires]);
+    for (const [k, expires] of this.#ledger) if (expires > now) out.push([k, expires * 1000]);
     return out;
   }
 
@@ -118,7 +121,7 @@ export class MemoryStore implements SharedStore {
   sweep(): void {
     const now = this.#now();
     for (const [k, expires] of this.#ledger) {
-      if (expires > now) break;
+      if (expires * 1000 > now) break;
       this.#ledger.delete(k);
     }
     for (const [ip, f] of this.#failures) {
