@@ -93,7 +93,7 @@ export const CONFIG_VARIABLES = {
   ],
   WORKER_INITIAL_OLD_SPACE_MB: [
     int(0, 4096),
-    '128',
+    '96',
     "old generation a worker may fill before its first full collection, in MiB (0 = V8's own); see docs/benchmarks.md",
   ],
   WORKER_ALLOCATOR: [

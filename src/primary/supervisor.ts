@@ -118,7 +118,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         // Without a starting allowance, the old generation of a worker taking on thousands of
         // TLS sessions is collected every time it grows by that factor: full collections
         // queued banners behind them (bench (e): banner p99 250–290 ms opening 10,000
-        // sessions, 222–228 ms with 128 MiB, for 50–90 MiB more at the peak).
+        // sessions, 222–228 ms with 128 MiB on one host; 96 MiB kept both (e) bounds on
+        // another, where 128 took the pod past 1 GiB: docs/benchmarks.md).
         ...v8Flag('initial-old-space-size', config.WORKER_INITIAL_OLD_SPACE_MB),
       ],
     });

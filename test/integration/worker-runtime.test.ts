@@ -15,13 +15,13 @@ async function workerArgs(gw: RunningGateway): Promise<string[][]> {
 
 test('workers get the configured young generation, heap growing factor and starting old generation', async () => {
   const gw = await startGateway({
-    env: { WORKER_SEMI_SPACE_MB: '6', WORKER_HEAP_GROWING_PERCENT: '25', WORKER_INITIAL_OLD_SPACE_MB: '96' },
+    env: { WORKER_SEMI_SPACE_MB: '6', WORKER_HEAP_GROWING_PERCENT: '25', WORKER_INITIAL_OLD_SPACE_MB: '112' },
   });
   try {
     for (const args of await workerArgs(gw)) {
       assert.ok(args.includes('--max-semi-space-size=6'), args.join(' '));
       assert.ok(args.includes('--heap-growing-percent=25'), args.join(' '));
-      assert.ok(args.includes('--initial-old-space-size=96'), args.join(' '));
+      assert.ok(args.includes('--initial-old-space-size=112'), args.join(' '));
     }
   } finally {
     await gw.stop();
