@@ -23,6 +23,8 @@ export interface MatrixRun {
 export interface ProfileRun {
   label: string;
   byRole: Array<{ role: string; summary: ProfileSummary }>;
+  /** The SMTP workers' flame graph in docs/ (bench/flamegraph.ts), when the run wrote the docs. */
+  flame?: string;
 }
 
 export interface BenchData {

@@ -11,7 +11,7 @@ export interface ChartRow {
 }
 
 const COLORS = { gateway: '#d9480f', reference: '#1864ab' } as const;
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+export const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function latencyChart(rows: readonly ChartRow[], title: string): string {
   const usable = rows.filter((r) => r.p.count > 0 && Number.isFinite(r.p.p50));

@@ -42,7 +42,7 @@ try {
     pass: 'demo-password',
     from: 'demo@cakemail.test',
     sessions: 50,
-    mode: 'reuse',
+    messagesPerConnection: 0,
     messageBytes: 5 * 1024,
     pdf: false,
     recipients: 1,

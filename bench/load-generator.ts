@@ -1,7 +1,7 @@
 /**
  * The load generator: many SMTP sessions, each STARTTLS + AUTH PLAIN, then messages
- * with MAIL/RCPT/DATA pipelined (the servers advertise PIPELINING), either reusing the
- * connection or one message per new connection. Closed loop (each session sends as
+ * with MAIL/RCPT/DATA pipelined (the servers advertise PIPELINING), N messages per
+ * connection (reuse without limit, one message per new connection, or anything between). Closed loop (each session sends as
  * fast as replies come) or paced at a total rate. Bounded by a message count AND a
  * duration; a hard deadline destroys whatever is still open.
  *
@@ -24,7 +24,11 @@ export interface Target {
 
 export interface RunSpec extends Target {
   sessions: number;
-  mode: 'reuse' | 'new-connection';
+  /**
+   * Messages a session sends on one connection before it QUITs and connects again:
+   * 0 = as many as the run allows (reuse), 1 = one message per new connection.
+   */
+  messagesPerConnection: number;
   messageBytes: number;
   pdf: boolean;
   recipients: number;
@@ -176,20 +180,22 @@ export async function runLoad(spec: RunSpec): Promise<RunResult> {
   const session = async (idx: number) => {
     // Stagger the first connections a little so 500 sessions do not all SYN in one tick.
     if (idx > 0) await sleep(Math.min(idx, 200) * 0.5);
+    const perConnection = spec.messagesPerConnection;
+    // One message per connection: claim it before connecting, so no connection is opened
+    // (and counted) that the deadline then leaves without a message.
+    const claimFirst = perConnection === 1;
     while (!stopped && started < spec.maxMessages && performance.now() < deadline) {
       let conn: SmtpConnection | undefined;
       try {
-        // One message per new connection: claim it first, so no connection is opened
-        // (and counted) that the deadline then leaves without a message.
-        let n = spec.mode === 'new-connection' ? await claim() : 0;
+        let n = claimFirst ? await claim() : 0;
         if (n < 0) break;
         const source = spec.sources.length ? spec.sources[nextSource++ % spec.sources.length] : undefined;
         conn = await openSession(spec, source);
         open.add(conn);
         connections++;
         bannerMs.push(conn.timeToBanner);
-        for (;;) {
-          if (spec.mode === 'reuse') n = await claim();
+        for (let sent = 0; perConnection === 0 || sent < perConnection; sent++) {
+          if (!claimFirst) n = await claim();
           if (n < 0) break;
           try {
             latencyMs.push(await sendMessage(conn, spec, rcpts, tpl, n));
@@ -198,7 +204,6 @@ export async function runLoad(spec: RunSpec): Promise<RunResult> {
             if (!(err instanceof SmtpError)) throw err;
             errors.add(err);
           }
-          if (spec.mode === 'new-connection') break;
         }
         await conn.quit();
       } catch (err) {

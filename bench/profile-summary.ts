@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
@@ -138,12 +138,17 @@ export function moduleOf(frame: CallFrame): string {
   return path.startsWith(REPO) ? relative(REPO, path) : path;
 }
 
-function whereOf(frame: CallFrame): string {
+/** Where a frame's code is: src/<file>:<line>, <package>:<line>, node:<module>:<line>, or the pseudo-frame. */
+export function whereOf(frame: CallFrame): string {
   const m = moduleOf(frame);
   return frame.url ? `${m}:${frame.lineNumber + 1}` : m;
 }
 
-function listProfiles(inputs: string[]): string[] {
+/** One function of the profile: frames with this key are the same function (name, file, line). */
+export const frameKey = (f: CallFrame): string => `${f.functionName}|${f.url}|${f.lineNumber}`;
+
+/** The .cpuprofile files given directly or inside the given directories. */
+export function listProfiles(inputs: string[]): string[] {
   const out: string[] = [];
   for (const p of inputs) {
     if (statSync(p).isDirectory()) {
@@ -153,24 +158,22 @@ function listProfiles(inputs: string[]): string[] {
   return out;
 }
 
+/** CLOCK_MONOTONIC microseconds: V8 profile timestamps and process.hrtime share that clock on Linux. */
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
+}
+
 /**
- * `window`: only samples taken between these CLOCK_MONOTONIC microseconds (V8 profile
- * timestamps and process.hrtime share that clock on Linux), e.g. the measured phase
- * without start-up and warm-up.
+ * Every sample of the profiles (files or directories, see listProfiles) with a positive
+ * time delta, taken inside `window` when given: its delta (µs, its weight) and its stack,
+ * the sampled frame first and (root) last.
  */
-export function summarise(
+export function* profileSamples(
   inputs: string[],
-  top = 25,
-  window?: { fromUs: number; toUs: number },
-): ProfileSummary {
-  const files = listProfiles(inputs);
-  const self = new Map<string, { name: string; where: string; module: string; us: number }>();
-  const inclusive = new Map<string, { name: string; where: string; module: string; us: number }>();
-  const modules = new Map<string, number>();
-  const activities = new Map<string, number>();
-  let total = 0;
-  let idle = 0;
-  for (const file of files) {
+  window?: ProfileWindow,
+): Generator<{ dt: number; stack: CallFrame[] }> {
+  for (const file of listProfiles(inputs)) {
     const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
     if (!Array.isArray(prof.samples) || !Array.isArray(prof.timeDeltas)) continue;
     const byId = new Map(prof.nodes.map((n) => [n.id, n] as const));
@@ -183,51 +186,63 @@ export function summarise(
       at += dt;
       if (window && (at < window.fromUs || at > window.toUs)) continue;
       if (!node || dt <= 0) continue;
-      total += dt;
-      const f = node.callFrame;
-      const mod = moduleOf(f);
-      if (mod === '(idle)') {
-        idle += dt;
-        continue;
-      }
-      modules.set(mod, (modules.get(mod) ?? 0) + dt);
-      const key = `${f.functionName}|${f.url}|${f.lineNumber}`;
-      const s = self.get(key) ?? {
-        name: f.functionName || '(anonymous)',
-        where: whereOf(f),
-        module: mod,
+      const stack: CallFrame[] = [];
+      for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id))
+        stack.push(byId.get(id)!.callFrame);
+      yield { dt, stack };
+    }
+  }
+}
+
+/** `window`: only samples taken in it, e.g. the measured phase without start-up and warm-up. */
+export function summarise(inputs: string[], top = 25, window?: ProfileWindow): ProfileSummary {
+  const files = listProfiles(inputs);
+  const self = new Map<string, { name: string; where: string; module: string; us: number }>();
+  const inclusive = new Map<string, { name: string; where: string; module: string; us: number }>();
+  const modules = new Map<string, number>();
+  const activities = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const { dt, stack } of profileSamples(files, window)) {
+    total += dt;
+    const f = stack[0]!;
+    const mod = moduleOf(f);
+    if (mod === '(idle)') {
+      idle += dt;
+      continue;
+    }
+    modules.set(mod, (modules.get(mod) ?? 0) + dt);
+    const key = frameKey(f);
+    const s = self.get(key) ?? {
+      name: f.functionName || '(anonymous)',
+      where: whereOf(f),
+      module: mod,
+      us: 0,
+    };
+    s.us += dt;
+    self.set(key, s);
+    // Inclusive time of our own functions: each distinct frame on the stack once.
+    const seen = new Set<string>();
+    for (const cf of stack) {
+      if (!cf.url.includes('/src/') || cf.url.includes('/node_modules/')) continue;
+      const k = frameKey(cf);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const e = inclusive.get(k) ?? {
+        name: cf.functionName || '(anonymous)',
+        where: whereOf(cf),
+        module: moduleOf(cf),
         us: 0,
       };
-      s.us += dt;
-      self.set(key, s);
-      // Inclusive time of our own functions: each distinct frame on the stack once.
-      const seen = new Set<string>();
-      const stack: CallFrame[] = [];
-      for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
-        const cf = byId.get(id)!.callFrame;
-        stack.push(cf);
-        if (!cf.url.includes('/src/') || cf.url.includes('/node_modules/')) continue;
-        const k = `${cf.functionName}|${cf.url}|${cf.lineNumber}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        const e = inclusive.get(k) ?? {
-          name: cf.functionName || '(anonymous)',
-          where: whereOf(cf),
-          module: moduleOf(cf),
-          us: 0,
-        };
-        e.us += dt;
-        inclusive.set(k, e);
-      }
-      const mods = stack.map(moduleOf);
-      const rule = ACTIVITIES.find((r) => stack.some((f, i) => r.test(f, mods[i]!)));
-      const label =
-        rule?.activity ??
-        (mod === '(program)'
-          ? '(program): native work outside JS'
-          : 'other (node internals, events, timers)');
-      activities.set(label, (activities.get(label) ?? 0) + dt);
+      e.us += dt;
+      inclusive.set(k, e);
     }
+    const mods = stack.map(moduleOf);
+    const rule = ACTIVITIES.find((r) => stack.some((f, i) => r.test(f, mods[i]!)));
+    const label =
+      rule?.activity ??
+      (mod === '(program)' ? '(program): native work outside JS' : 'other (node internals, events, timers)');
+    activities.set(label, (activities.get(label) ?? 0) + dt);
   }
   const busy = total - idle;
   const cost = (e: { name: string; where: string; module: string; us: number }): FunctionCost => ({

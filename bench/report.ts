@@ -267,6 +267,7 @@ export function renderSection(data: BenchData): string {
   }
   for (const p of data.profiles) {
     out.push(`### CPU profile: ${p.label}`, '');
+    if (p.flame) out.push(`![Flame graph of the SMTP workers, measured phase](${p.flame})`, '');
     for (const r of p.byRole) out.push(summaryMarkdown(r.summary, r.role, 12));
   }
   const notes = data.runs

@@ -1,7 +1,13 @@
 /**
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
  * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--env KEY=VALUE ...] [--merge results.json]
- * [--gateway-only] [--cert rsa|ec] [--write|--no-write]`
+ * [--gateway-only] [--cert rsa|ec] [--write|--no-write]
+ * [--sessions N] [--per-connection N] [--bytes N[k|m]] [--pdf] [--recipients N] [--duration S] [--rate N]`
+ *
+ * The load options shape `--scenario custom` (implied when any of them is given; unset
+ * fields are (a)'s): `--per-connection` is the messages a session sends on one connection
+ * (0 = reuse without limit, 1 = one message per new connection), `--duration` the
+ * measured run in seconds, `--rate` a total msg/s to pace at (0 = closed loop).
  *
  * `--cert`: the key of the certificate both servers serve: RSA 2048 (default, what the chart's
  * cert-manager Certificate issues) or ECDSA P-256.
@@ -20,16 +26,16 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { latencyChart, type ChartRow } from './chart.ts';
 import { HARD_FD_LIMIT, SOFT_FD_LIMIT } from './fd-limit.ts';
+import { flameGraph } from './flamegraph.ts';
 import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
 import { summarise } from './profile-summary.ts';
 import type { BenchData, ProfileRun, ScenarioRun } from './bench-data.ts';
 import { pct } from './format.ts';
 import { oneLine, renderSection, updateDoc } from './report.ts';
-import { matrixScenarios, scenarios } from './scenarios.ts';
+import { customScenario, matrixScenarios, scenarios } from './scenarios.ts';
+import { ALL, parseArgs } from './run-args.ts';
 import { evaluateTargets, firstInRound, ratio } from './targets.ts';
 import { makeCertificate, REPO } from './servers.ts';
-
-const ALL = ['a', 'b', 'c', 'd', 'e', 'f', 'layers', 'sched', 'profile'];
 
 /** The last commit that touched src/ (what the gateway ran), + a note when src/ has local changes. */
 function gitCommit(): string {
@@ -42,56 +48,11 @@ function gitCommit(): string {
   }
 }
 
-function parseArgs(argv: string[]) {
-  const opts = {
-    quick: false,
-    selected: ALL,
-    workers: 2,
-    sched: 'rr' as 'rr' | 'none',
-    write: undefined as boolean | undefined,
-    nodeOptions: '',
-    merge: '',
-    gatewayOnly: false,
-    certKey: 'rsa' as 'rsa' | 'ec',
-    env: {} as Record<string, string>,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--quick') opts.quick = true;
-    else if (a === '--scenario')
-      opts.selected = value()
-        .split(',')
-        .map((s) => s.trim().toLowerCase())
-        .filter(Boolean);
-    else if (a === '--workers') opts.workers = Number(value());
-    else if (a === '--sched') opts.sched = value() === 'none' ? 'none' : 'rr';
-    else if (a === '--node-options') opts.nodeOptions = value();
-    else if (a === '--merge') opts.merge = value();
-    else if (a === '--env') {
-      const [k, ...v] = value().split('=');
-      if (!k || v.length === 0) throw new Error('--env needs KEY=VALUE');
-      opts.env[k] = v.join('=');
-    } else if (a === '--gateway-only') opts.gatewayOnly = true;
-    else if (a === '--cert') {
-      const v = value();
-      if (v !== 'rsa' && v !== 'ec') throw new Error('--cert is rsa or ec');
-      opts.certKey = v;
-    } else if (a === '--write') opts.write = true;
-    else if (a === '--no-write') opts.write = false;
-    else throw new Error(`unknown option ${a}`);
-  }
-  const unknown = opts.selected.filter((s) => !ALL.includes(s));
-  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${ALL.join(', ')}`);
-  return opts;
-}
-
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  // The docs are rewritten by a full run of everything, a merge into one, or --write.
+  const writesDocs =
+    opts.write ?? (!opts.quick && (!!opts.merge || ALL.every((x) => opts.selected.includes(x))));
   const started = Date.now();
   const dataDir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
   const cert = await makeCertificate(join(dataDir, 'tls'), opts.certKey);
@@ -121,7 +82,11 @@ async function main(): Promise<void> {
   };
   console.log(`bench: data in ${dataDir}; ${data.machine}`);
 
-  for (const s of scenarios(opts.quick).filter((x) => opts.selected.includes(x.id))) {
+  const selected = [
+    ...scenarios(opts.quick).filter((x) => opts.selected.includes(x.id)),
+    ...(opts.selected.includes('custom') ? [customScenario(opts.custom, opts.quick)] : []),
+  ];
+  for (const s of selected) {
     console.log(`\n(${s.id}) ${s.title}`);
     const g = await measureStable(s, 'gateway', base);
     console.log('  ' + oneLine(g));
@@ -216,6 +181,20 @@ async function main(): Promise<void> {
         for (const c of r.summary.topSelf.slice(0, 10))
           console.log(`    ${c.pct.toFixed(1).padStart(5)} %  ${c.name}  ${c.where}`);
       }
+      const workers = groups.get('SMTP workers');
+      if (workers?.length) {
+        const svg = flameGraph(workers, {
+          title: `SMTP workers, (${s.id}) ${s.title}, measured phase`,
+          windowUs: m.peakWindowUs,
+        });
+        const flame = join(dir, 'flame-workers.svg');
+        await writeFile(flame, svg);
+        console.log(`  flame graph: ${flame}`);
+        if (writesDocs) {
+          run.flame = `benchmarks-flame-${s.id}.svg`;
+          await writeFile(join(REPO, 'docs', run.flame), svg);
+        }
+      }
       data.profiles.push(run);
       console.log(`  profiles kept in ${dir}`);
     }
@@ -224,7 +203,6 @@ async function main(): Promise<void> {
   // The gateway is started from src/ for every scenario: say so if src/ moved meanwhile.
   const endCommit = gitCommit();
   if (endCommit !== data.commit) data.commit = `${data.commit} → ${endCommit} (src/ changed during the run)`;
-  let everything = ALL.every((s) => opts.selected.includes(s)) && !opts.quick;
   if (opts.merge) {
     // Re-measured parts replace theirs in an earlier full run (a scenario disturbed by
     // other work on a shared machine can be redone without redoing everything).
@@ -240,7 +218,6 @@ async function main(): Promise<void> {
     if (base.commit !== data.commit)
       data.commit = `${base.commit} (earlier run), ${data.commit} (re-measured part)`;
     data.date = base.date;
-    everything = !opts.quick;
   }
   console.log('\nTargets:');
   for (const t of evaluateTargets(data))
@@ -251,7 +228,7 @@ async function main(): Promise<void> {
     json,
     JSON.stringify(data, (k, v: unknown) => (k === 'latencySamples' ? undefined : v), 2),
   );
-  if (opts.write ?? everything) {
+  if (writesDocs) {
     const rows: ChartRow[] = [];
     for (const r of data.runs) {
       for (const m of [r.reference, r.gateway])

@@ -7,7 +7,14 @@ import type { RunSpec } from './load-generator.ts';
 
 export type LoadShape = Pick<
   RunSpec,
-  'sessions' | 'mode' | 'messageBytes' | 'pdf' | 'recipients' | 'maxMessages' | 'durationMs' | 'ratePerSec'
+  | 'sessions'
+  | 'messagesPerConnection'
+  | 'messageBytes'
+  | 'pdf'
+  | 'recipients'
+  | 'maxMessages'
+  | 'durationMs'
+  | 'ratePerSec'
 >;
 
 export interface Scenario {
@@ -46,7 +53,7 @@ export function scenarios(quick: boolean): Scenario[] {
     {
       id: 'a',
       title: '50 sessions reusing connections, 5 KB, 1 recipient',
-      load: { ...base, sessions: 50, mode: 'reuse', maxMessages: 200_000 },
+      load: { ...base, sessions: 50, messagesPerConnection: 0, maxMessages: 200_000 },
       warmup,
       halfRatePhase: true,
       pollMetrics: true,
@@ -56,7 +63,7 @@ export function scenarios(quick: boolean): Scenario[] {
     {
       id: 'b',
       title: 'one message per new TLS connection, 500 sessions',
-      load: { ...base, sessions: 500, mode: 'new-connection', maxMessages: 100_000 },
+      load: { ...base, sessions: 500, messagesPerConnection: 1, maxMessages: 100_000 },
       warmup: { ...warmup, maxMessages: quick ? 300 : 10_000 },
       ratioRounds: quick ? 1 : 3,
       capMs: 2 * d + 60_000,
@@ -64,21 +71,28 @@ export function scenarios(quick: boolean): Scenario[] {
     {
       id: 'c',
       title: '5 recipients per message, 50 sessions, 5 KB',
-      load: { ...base, sessions: 50, mode: 'reuse', recipients: 5, maxMessages: 100_000 },
+      load: { ...base, sessions: 50, messagesPerConnection: 0, recipients: 5, maxMessages: 100_000 },
       warmup,
       capMs: 2 * d + 60_000,
     },
     {
       id: 'd',
       title: '1 MB message with a PDF attachment, 20 sessions',
-      load: { ...base, sessions: 20, mode: 'reuse', messageBytes: 1024 * KB, pdf: true, maxMessages: 20_000 },
+      load: {
+        ...base,
+        sessions: 20,
+        messagesPerConnection: 0,
+        messageBytes: 1024 * KB,
+        pdf: true,
+        maxMessages: 20_000,
+      },
       warmup: { maxMessages: quick ? 20 : 2_000, durationMs: warmup.durationMs },
       capMs: 2 * d + 60_000,
     },
     {
       id: 'e',
       title: `${holdCount.toLocaleString('en')} authenticated TLS sessions held open while (a) runs`,
-      load: { ...base, sessions: 50, mode: 'reuse', maxMessages: 200_000 },
+      load: { ...base, sessions: 50, messagesPerConnection: 0, maxMessages: 200_000 },
       warmup,
       hold: { count: holdCount, concurrency: 64, timeoutMs: quick ? 30_000 : 120_000 },
       pollMetrics: true,
@@ -87,7 +101,7 @@ export function scenarios(quick: boolean): Scenario[] {
     {
       id: 'f',
       title: 'upstream with 50 ms latency, 50 sessions, 5 KB',
-      load: { ...base, sessions: 50, mode: 'reuse', maxMessages: 200_000 },
+      load: { ...base, sessions: 50, messagesPerConnection: 0, maxMessages: 200_000 },
       warmup,
       upstreamLatencyMs: 50,
       halfRatePhase: true,
@@ -108,4 +122,60 @@ export function matrixScenarios(quick: boolean): Scenario[] {
       halfRatePhase: false,
       pollMetrics: false,
     }));
+}
+
+/** What `--sessions`, `--per-connection`, `--bytes`, `--pdf`, `--recipients`, `--duration`, `--rate` set. */
+export type CustomLoad = Partial<
+  Pick<
+    LoadShape,
+    'sessions' | 'messagesPerConnection' | 'messageBytes' | 'pdf' | 'recipients' | 'durationMs' | 'ratePerSec'
+  >
+>;
+
+/**
+ * `--scenario custom`: a load of the user's own shape, run like the others (warm-up,
+ * measured run, gateway then reference, same client settings). Unset fields are (a)'s.
+ */
+export function customScenario(custom: CustomLoad, quick: boolean): Scenario {
+  const a = scenarios(quick).find((s) => s.id === 'a')!;
+  const load: LoadShape = { ...a.load, ...custom };
+  const per = load.messagesPerConnection;
+  const connection =
+    per === 0
+      ? 'reusing connections'
+      : per === 1
+        ? 'one message per new connection'
+        : `${per} messages per connection`;
+  const size =
+    load.messageBytes >= 1024 * KB && load.messageBytes % (1024 * KB) === 0
+      ? `${load.messageBytes / (1024 * KB)} MB`
+      : load.messageBytes % KB === 0
+        ? `${load.messageBytes / KB} KB`
+        : `${load.messageBytes} bytes`;
+  const title = [
+    `custom: ${load.sessions} sessions`,
+    connection,
+    `${size}${load.pdf ? ' with a PDF attachment' : ''}`,
+    `${load.recipients} recipient${load.recipients === 1 ? '' : 's'}`,
+    ...(load.ratePerSec > 0 ? [`paced at ${load.ratePerSec} msg/s`] : []),
+  ].join(', ');
+  return {
+    id: 'custom',
+    title,
+    load,
+    warmup: a.warmup,
+    // A paced load is its own half-rate phase; a closed loop gets one, as (a) does.
+    halfRatePhase: load.ratePerSec === 0,
+    capMs: 4 * load.durationMs + (quick ? 60_000 : 120_000),
+  };
+}
+
+/** The value of a `--bytes` option: a count with an optional k or m (1024-based) suffix. */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([km]?)b?$/i.exec(text.trim());
+  if (!m) throw new Error(`--bytes: "${text}" is not a size such as 5120, 5k or 1m`);
+  const unit = m[2]?.toLowerCase() === 'm' ? 1024 * KB : m[2]?.toLowerCase() === 'k' ? KB : 1;
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (bytes < 512) throw new Error('--bytes: at least 512 (headers included)');
+  return bytes;
 }
