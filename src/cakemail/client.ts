@@ -114,8 +114,12 @@ export class CakemailClient {
     email: SubmitEmail,
     accountId?: number,
   ): Promise<SubmitEmailResponse> {
+    return this.submitEmailBody(accessToken, Buffer.from(JSON.stringify(email)), accountId);
+  }
+
+  /** submitEmail with the JSON body already made (a message's recipients share most of it: email-body.ts). */
+  async submitEmailBody(accessToken: string, body: Buffer, accountId?: number): Promise<SubmitEmailResponse> {
     const path = accountId === undefined ? '/v2/emails' : `/v2/emails?account_id=${accountId}`;
-    const body = Buffer.from(JSON.stringify(email));
     return this.#call('emails', 'POST', path, accessToken, body, (a) => {
       if (a.status < 200 || a.status >= 300) return undefined;
       const res = a.body as Partial<SubmitEmailResponse> | null;

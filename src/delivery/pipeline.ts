@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { CakemailAuthenticator } from '../cakemail/authenticator.ts';
 import type { CakemailClient } from '../cakemail/client.ts';
 import { CakemailError, isCakemailError } from '../cakemail/errors.ts';
+import { SubmitEmailBodies } from '../cakemail/email-body.ts';
 import { SenderDirectory } from '../cakemail/sender-directory.ts';
 import type { SubmitEmail } from '../cakemail/types.ts';
 import type { Config } from '../config/schema.ts';
@@ -143,7 +144,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
       throw new SmtpReplyError('accountNotAllowed', { id: accountId });
     }
     const sender = await upstream.track(() => resolveSender(msg, converted, accountId));
-    const base = submitBody(converted, sender.id);
+    const bodies = new SubmitEmailBodies(submitBody(converted, sender.id));
 
     // Who sent it, for the ledger: the username (stable across password changes) and
     // the account the mail goes out of. Hashed with the rest: never stored as such.
@@ -167,7 +168,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
             authenticator,
             {
               credentialKey: msg.account.credentialKey,
-              email: { ...base, email: recipient },
+              body: bodies.for(recipient),
               ...(accountId === undefined ? {} : { accountId }),
               deadline,
             },

@@ -18,7 +18,7 @@ import { IterableBackoff, handleWhen, retry } from 'cockatiel';
 import type { CakemailAuthenticator } from '../cakemail/authenticator.ts';
 import type { CakemailClient } from '../cakemail/client.ts';
 import { isCakemailError, isRetryable } from '../cakemail/errors.ts';
-import type { SubmitEmail, SubmitEmailResponse } from '../cakemail/types.ts';
+import type { SubmitEmailResponse } from '../cakemail/types.ts';
 import { cakemailApiRetriesTotal } from '../metrics/worker-metrics.ts';
 
 export interface RetrySettings {
@@ -30,7 +30,8 @@ export interface RetrySettings {
 
 export interface SubmitJob {
   credentialKey: string;
-  email: SubmitEmail;
+  /** The JSON of the SubmitEmail (SubmitEmailBodies.for). */
+  body: Buffer;
   accountId?: number;
   /** Epoch ms after which no new attempt starts. */
   deadline: number;
@@ -53,7 +54,9 @@ export async function submitWithRetry(
   let attempts = 0;
   const attempt = () => {
     attempts++;
-    return auth.withToken(job.credentialKey, (token) => client.submitEmail(token, job.email, job.accountId));
+    return auth.withToken(job.credentialKey, (token) =>
+      client.submitEmailBody(token, job.body, job.accountId),
+    );
   };
   // The first attempt runs without a policy: almost every recipient is accepted at once,
   // and building a cockatiel policy per recipient was ~1.5 % of a worker's CPU in bench (a).
