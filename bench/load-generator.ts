@@ -1,8 +1,8 @@
 /**
  * The load generator: many SMTP sessions, each STARTTLS + AUTH PLAIN, then messages
  * with MAIL/RCPT/DATA pipelined (the servers advertise PIPELINING), N messages per
- * connection (reuse without limit, one message per new connection, or anything between). Closed loop (each session sends as
- * fast as replies come) or paced at a total rate. Bounded by a message count AND a
+ * connection (reuse without limit, one message per new connection, or anything between).
+ * Closed loop (each session sends as fast as replies come) or paced at a total rate. Bounded by a message count AND a
  * duration; a hard deadline destroys whatever is still open.
  *
  * Also the "hold" job of scenario (e): open N authenticated sessions and keep them.

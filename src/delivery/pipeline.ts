@@ -213,18 +213,21 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
   }
 }
 
-/** The SubmitEmail fields common to every recipient of the message. */
+/**
+ * The SubmitEmail fields common to every recipient of the message. Serialised once
+ * (SubmitEmailBodies), so it shares the converted message's objects instead of copying them.
+ */
 export function submitBody(c: ConvertedMessage, senderId: string): Omit<SubmitEmail, 'email'> {
   const { control } = c;
   const name = c.from?.name?.trim();
   const body: Omit<SubmitEmail, 'email'> = {
     sender: name ? { id: senderId, name } : { id: senderId },
-    content: { ...c.content },
+    content: c.content,
   };
   if (control.listId !== undefined) body.list_id = control.listId;
-  if (control.tags && control.tags.length > 0) body.tags = [...control.tags];
-  if (control.tracking) body.tracking = { ...control.tracking };
-  if (c.additionalHeaders.length > 0) body.additional_headers = c.additionalHeaders.map((h) => ({ ...h }));
+  if (control.tags && control.tags.length > 0) body.tags = control.tags;
+  if (control.tracking) body.tracking = control.tracking;
+  if (c.additionalHeaders.length > 0) body.additional_headers = c.additionalHeaders;
   const [first, ...rest] = c.attachments;
   if (first) body.attachment = rest.length === 0 ? first : [first, ...rest];
   return body;
