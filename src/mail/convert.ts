@@ -68,7 +68,7 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
   const forwarded = forwardedHeaders(scan.headers, opts.hostname);
 
   const parsed =
-    parseSimpleMessage(raw, scan.headers, scan.parts) ??
+    parseSimpleMessage(raw, scan) ??
     (await parseMime(raw, {
       maxHeaderBytes: opts.maxHeaderBytes,
       maxParts: opts.maxParts,

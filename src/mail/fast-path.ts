@@ -13,7 +13,8 @@ import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import libmime from 'libmime';
 import type { HeaderField } from './header-fields.ts';
-import { fieldText, firstField, parseStructured } from './header-fields.ts';
+import { fieldText, firstField } from './header-fields.ts';
+import type { ScanResult } from './limits.ts';
 import type { ParsedMime } from './parse.ts';
 
 type Address = { name?: string; address?: string; group?: Address[] };
@@ -38,9 +39,9 @@ const UTF8_CHARSETS = new Set(['', 'utf-8', 'utf8', 'us-ascii', 'ascii']);
 
 export function parseSimpleMessage(
   raw: Buffer,
-  headers: readonly HeaderField[],
-  parts: number,
+  scan: Pick<ScanResult, 'headers' | 'parts' | 'contentType'>,
 ): ParsedMime | undefined {
+  const { headers, parts } = scan;
   if (parts !== 1 || raw[0] === 0x0d || raw[0] === 0x0a) return undefined; // no header block at all: leave it
   const headerEnd = endOfHeaders(raw);
   if (headerEnd < 0) return undefined;
@@ -49,8 +50,7 @@ export function parseSimpleMessage(
   // Repeated fields: which one mailparser keeps is its business.
   for (const name of ['subject', 'from', 'content-type', 'content-transfer-encoding'])
     if (headers.filter((h) => h.lname === name).length > 1) return undefined;
-  const ct = firstField(headers, 'content-type');
-  const type = ct ? parseStructured(fieldText(ct.raw)) : undefined;
+  const type = scan.contentType; // the prescan's reading of the first Content-Type field
   const mime = type ? type.value.toLowerCase() : 'text/plain';
   if (mime !== 'text/plain' && mime !== 'text/html') return undefined;
   // Any other parameter (format=flowed, delsp, ...) changes how mailparser renders the text.
@@ -86,7 +86,8 @@ export function parseSimpleMessage(
 /** Offset of the body: after the first empty line (CRLF CRLF or LF LF); -1 when none. */
 function endOfHeaders(raw: Buffer): number {
   const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
+  // An LF LF that comes first starts before the CRLF CRLF: no need to search the body for one.
+  const lf = (crlf < 0 ? raw : raw.subarray(0, crlf + 2)).indexOf('\n\n');
   if (crlf < 0 && lf < 0) return -1;
   if (lf >= 0 && (crlf < 0 || lf < crlf)) return lf + 2;
   return crlf + 4;
@@ -94,12 +95,20 @@ function endOfHeaders(raw: Buffer): number {
 
 /** What mailparser's processHeaders does first: libmime.decodeHeader of the whole line, trimmed. */
 function headerValue(field: HeaderField): string {
+  // One line (the usual Subject and From): decodeHeader would only trim it, and for the
+  // ASCII bytes this path admits the latin1 reading is already the final string. Folded
+  // values, and lone CRs (which its unfolding turns into spaces), go through libmime as
+  // mailparser does.
+  const text = field.raw.toString('latin1').trimEnd();
+  if (text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return text.trimStart();
   const line = `${field.name}:${field.raw.toString('latin1')}`;
   const value = String(libmime.decodeHeader(line)?.value ?? '').trim();
   return Buffer.from(value, 'binary').toString();
 }
 
 function decodeWords(value: string): string {
+  // Every rewrite libmime.decodeWords makes starts at an encoded word's `=?`.
+  if (!value.includes('=?')) return value;
   try {
     return libmime.decodeWords(value);
   } catch {

@@ -37,7 +37,8 @@ export function splitFields(raw: Buffer, start: number, end: number): HeaderFiel
       pos = lineEnd;
       continue;
     }
-    const colon = raw.indexOf(COLON, pos);
+    let colon = pos;
+    while (colon < lineEnd && raw[colon] !== COLON) colon++;
     let fieldEnd = lineEnd;
     while (fieldEnd < end && (raw[fieldEnd] === SP || raw[fieldEnd] === HT)) {
       fieldEnd = nextLineEnd(raw, fieldEnd, end);
@@ -55,9 +56,14 @@ export function splitFields(raw: Buffer, start: number, end: number): HeaderFiel
   return fields;
 }
 
+/**
+ * After the next LF, or `end`. A byte loop: header lines are tens of bytes, and a native
+ * `indexOf` call per line cost more than the loop (splitFields was ~7 % of a conversion).
+ */
 function nextLineEnd(raw: Buffer, pos: number, end: number): number {
-  const nl = raw.indexOf(LF, pos);
-  return nl === -1 || nl >= end ? end : nl + 1;
+  let i = pos;
+  while (i < end && raw[i] !== LF) i++;
+  return i < end ? i + 1 : end;
 }
 
 /**

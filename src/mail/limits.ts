@@ -14,7 +14,14 @@
  * It also keeps the top-level header fields (raw bytes) so they are parsed only once.
  */
 import { SmtpReplyError } from '../smtp/replies.ts';
-import { type HeaderField, fieldText, firstField, parseStructured, splitFields } from './header-fields.ts';
+import {
+  type HeaderField,
+  type StructuredValue,
+  fieldText,
+  firstField,
+  parseStructured,
+  splitFields,
+} from './header-fields.ts';
 
 export interface ScanLimits {
   readonly maxDepth: number;
@@ -25,6 +32,8 @@ export interface ScanLimits {
 export interface ScanResult {
   /** Top-level header fields, in message order. */
   readonly headers: HeaderField[];
+  /** The top-level Content-Type, parsed (the fast path reads it again otherwise). */
+  readonly contentType: StructuredValue | undefined;
   /** MIME parts seen, the top-level one and every multipart container included. */
   readonly parts: number;
   /** Deepest multipart nesting (0 for a single-part message). */
@@ -97,6 +106,7 @@ class Scanner {
   /** Body start of the current leaf when it is base64 and must be checked, else -1. */
   private base64Start = -1;
   private topHeaders: HeaderField[] = [];
+  private topContentType: StructuredValue | undefined;
   private readonly charsets = new Set<string>();
   private textOutsideAlternative = false;
   private hasHtml = false;
@@ -122,8 +132,18 @@ class Scanner {
           pos = next + 1;
         }
       }
-      const nl = raw.indexOf(LF, pos);
-      const end = nl === -1 ? len : nl + 1;
+      let end: number;
+      if (this.inHead) {
+        // Header lines are short: a byte loop is cheaper than a native call per line. It
+        // stops one byte past the header limit, which the check below then refuses.
+        const stop = Math.min(len, this.headStart + this.limits.maxHeaderBytes + 1);
+        end = pos;
+        while (end < stop && raw[end] !== LF) end++;
+        if (end < stop) end++;
+      } else {
+        const nl = raw.indexOf(LF, pos);
+        end = nl === -1 ? len : nl + 1;
+      }
       if (this.stack.length > 0 && raw[pos] === DASH && raw[pos + 1] === DASH && this.delimiter(pos, end)) {
         pos = end;
         continue;
@@ -145,6 +165,7 @@ class Scanner {
     for (const m of this.stack) if (m.children === 0) throw noParts(m);
     return {
       headers: this.topHeaders,
+      contentType: this.topContentType,
       parts: this.parts,
       depth: this.depth,
       charsets: [...this.charsets],
@@ -198,9 +219,13 @@ class Scanner {
   private endHead(headEnd: number, bodyStart: number): void {
     this.inHead = false;
     const fields = splitFields(this.raw, this.headStart, headEnd);
-    if (this.path === '' && this.stack.length === 0) this.topHeaders = fields;
+    const top = this.path === '' && this.stack.length === 0;
     const ctField = firstField(fields, 'content-type');
     const ct = ctField ? parseStructured(fieldText(ctField.raw)) : undefined;
+    if (top) {
+      this.topHeaders = fields;
+      this.topContentType = ct;
+    }
     const dispField = firstField(fields, 'content-disposition');
     const disposition = dispField ? parseStructured(fieldText(dispField.raw)).value : '';
     const type = ct?.value || (disposition === 'attachment' ? 'application/octet-stream' : 'text/plain');

@@ -63,11 +63,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
   const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
-  res.statusCode = reply.status;
-  res.setHeader('content-type', 'application/json');
-  res.setHeader('content-length', Buffer.byteLength(payload));
-  if (reply.close) res.setHeader('connection', 'close');
-  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
+  // writeHead with a flat [name, value, ...] list: no per-header setHeader bookkeeping
+  // (this is every answer of the benchmarks' upstream, whose CPU shares the gateway's cores).
+  const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(payload))];
+  if (reply.close) headers.push('connection', 'close');
+  if (reply.headers) for (const k in reply.headers) headers.push(k, reply.headers[k] as string);
+  res.writeHead(reply.status, headers);
   res.end(payload);
 }
 
