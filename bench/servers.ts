@@ -106,9 +106,11 @@ export function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> 
 export async function startSandbox(
   dataDir: string,
   extraEnv: Record<string, string> = {},
+  /** Another checkout's sandbox (bench/ab-sandbox.ts); default this one's. */
+  repo: string = REPO,
 ): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(NODE, [join(REPO, 'bench/sandbox-main.ts')], {
-    cwd: REPO,
+  const child = spawn(NODE, [join(repo, 'bench/sandbox-main.ts')], {
+    cwd: repo,
     env: { ...baseEnv(), DATA_DIR: dataDir, ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
