@@ -13,6 +13,8 @@ import { resolve } from 'node:path';
 import type * as ConvertModule from '../src/mail/convert.ts';
 import type * as BodiesModule from '../src/cakemail/email-body.ts';
 import type * as PipelineModule from '../src/delivery/pipeline.ts';
+import { convertOptions } from '../src/delivery/pipeline.ts';
+import { loadConfig } from '../src/config/load.ts';
 import { messageTemplate } from './messages.ts';
 
 type Convert = typeof ConvertModule;
@@ -40,13 +42,8 @@ const tpl = messageTemplate(
   { bytes: 5 * 1024, pdf: false, from: 'demo@cakemail.test', to: ['a@example.com'] },
   'ab',
 );
-const opts = {
-  defaultType: 'transactional' as const,
-  maxDepth: 20,
-  maxParts: 200,
-  maxHeaderBytes: 256 * 1024,
-  hostname: 'gateway.test',
-};
+// The defaults' options for both versions (the other checkout may predate convertOptions).
+const opts = convertOptions(loadConfig({}));
 const messages = Array.from({ length: 1000 }, (_, n) => Buffer.concat([tpl.head(n), tpl.body]));
 
 /** ns a message for one batch. */

@@ -8,10 +8,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Pool } from 'undici';
+import { CakemailClient } from '../src/cakemail/client.ts';
 import { SubmitEmailBodies } from '../src/cakemail/email-body.ts';
-import { submitBody } from '../src/delivery/pipeline.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { convertOptions, submitBody } from '../src/delivery/pipeline.ts';
 import { convertMessage } from '../src/mail/convert.ts';
+import { DEMO_USER } from '../src/sandbox/server.ts';
 import { messageTemplate } from './messages.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startSandbox, stopChild } from './servers.ts';
@@ -28,53 +30,31 @@ const servers = [
 ];
 
 const tpl = messageTemplate(
-  { bytes: 5 * 1024, pdf: false, from: 'demo@cakemail.test', to: ['a@example.com'] },
+  { bytes: 5 * 1024, pdf: false, from: DEMO_USER.senderEmail, to: ['a@example.com'] },
   'ab',
 );
-const converted = await convertMessage(Buffer.concat([tpl.head(1), tpl.body]), {
-  defaultType: 'transactional',
-  maxDepth: 20,
-  maxParts: 200,
-  maxHeaderBytes: 256 * 1024,
-  hostname: 'gateway.test',
-});
+const converted = await convertMessage(
+  Buffer.concat([tpl.head(1), tpl.body]),
+  convertOptions(loadConfig({})),
+);
 
+/** The gateway's own API client, 25 connections as one worker of (a) keeps busy. */
 async function client(url: string) {
-  const pool = new Pool(url, { connections: 25 });
-  const t = await pool.request({
-    path: '/token',
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=password&username=demo%40cakemail.test&password=demo-password',
-  });
-  const token = ((await t.body.json()) as { access_token: string }).access_token;
-  const s = await pool.request({
-    path: '/brands/default/senders',
-    method: 'GET',
-    headers: { authorization: `Bearer ${token}` },
-  });
-  const senders = ((await s.body.json()) as { data: { id: string; confirmed: boolean }[] }).data;
-  const sender = senders.find((x) => x.confirmed)?.id ?? '';
-  return { pool, token, bodies: new SubmitEmailBodies(submitBody(converted, sender)) };
+  const api = new CakemailClient({ baseUrl: url, timeoutMs: 10_000, connections: 25 });
+  const token = (await api.passwordGrant(DEMO_USER.username, DEMO_USER.password)).access_token;
+  const sender = (await api.listSenders(token)).find((s) => s.confirmed)?.id ?? '';
+  return { api, token, bodies: new SubmitEmailBodies(submitBody(converted, sender)) };
 }
 const clients = [await client(servers[0]!.url), await client(servers[1]!.url)];
 
 let n = 0;
 async function batch(i: number, count: number): Promise<void> {
-  const { pool, token, bodies } = clients[i]!;
+  const { api, token, bodies } = clients[i]!;
   let left = count;
+  // submitEmailBody resolves only for data.status "queued": anything else throws.
   await Promise.all(
     Array.from({ length: 25 }, async () => {
-      while (left-- > 0) {
-        const r = await pool.request({
-          path: '/v2/emails',
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: bodies.for(`r${n++}@example.com`),
-        });
-        const answer = (await r.body.json()) as { data?: { status?: string } };
-        if (answer.data?.status !== 'queued') throw new Error(`not queued: ${JSON.stringify(answer)}`);
-      }
+      while (left-- > 0) await api.submitEmailBody(token, bodies.for(`r${n++}@example.com`));
     }),
   );
 }
@@ -95,7 +75,7 @@ const [a, b] = cpu.map((s) => (s * 1e6) / ((ROUNDS - WARMUP) * BATCH)) as [numbe
 console.log(
   `sandbox CPU a request: other ${a.toFixed(1)} µs, this tree ${b.toFixed(1)} µs, this/other ${(b / a).toFixed(3)}`,
 );
-for (const c of clients) await c.pool.close();
+for (const c of clients) await c.api.close();
 for (const s of servers) await stopChild(s.child);
 await rm(dataDir, { recursive: true, force: true });
 process.exit(0);

@@ -4,9 +4,10 @@
  * a time as (a)'s sessions on one worker, against the sandbox in its own process. CPU per
  * message is this process's (user + system) only.
  *
- * In situ the same work costs about twice as much (docs/benchmarks.md), but this figure
- * moves by 2-3 % between runs where a gateway run moves by 15-30 %: it is the one to
- * compare two versions of src/mail, src/delivery or src/cakemail with.
+ * In situ the same work costs about twice as much (docs/benchmarks.md). On the earlier
+ * hosts this figure moved by 2-3 % between runs where a gateway run moved by 15-30 %; on a
+ * host whose speed drifts (the microVM of 2026-12-03: up to 30 %), compare two versions
+ * with the interleaved bench/ab-convert.ts and bench/ab-sandbox.ts instead.
  *
  * CLI: `node bench/deliver-probe.ts [messages=20000] [--bytes 5120] [--recipients 1]`; the
  * sandbox also prints its CPU a request, and SANDBOX_NODE_OPTIONS (e.g. `--cpu-prof`) is

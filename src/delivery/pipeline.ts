@@ -16,7 +16,7 @@ import { SenderDirectory } from '../cakemail/sender-directory.ts';
 import type { SubmitEmail } from '../cakemail/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { convertMessage, type ConvertedMessage } from '../mail/convert.ts';
+import { convertMessage, type ConvertedMessage, type ConvertOptions } from '../mail/convert.ts';
 import {
   cakemailDeliveryOutcomesTotal,
   cakemailDuplicateSkipsTotal,
@@ -51,6 +51,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
   const { config, client, authenticator, ledger } = deps;
   const senders =
     deps.senders ?? new SenderDirectory({ client, authenticator, maxEntries: config.AUTH_CACHE_SIZE });
+  const conversion = convertOptions(config);
 
   async function resolveSender(
     msg: IncomingMessage,
@@ -131,14 +132,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     const log = ctx.log;
     const deadline = Date.now() + config.DELIVERY_DEADLINE_MS;
 
-    const converted = await convertMessage(msg.raw, {
-      defaultType: config.DEFAULT_EMAIL_TYPE,
-      ...(config.DEFAULT_LIST_ID === undefined ? {} : { defaultListId: config.DEFAULT_LIST_ID }),
-      maxDepth: config.MIME_MAX_DEPTH,
-      maxParts: config.MIME_MAX_PARTS,
-      maxHeaderBytes: config.MIME_MAX_HEADER_BYTES,
-      hostname: config.SMTP_HOSTNAME,
-    });
+    const converted = await convertMessage(msg.raw, conversion);
     const accountId = converted.control.accountId;
     if (accountId !== undefined && !msg.account.accounts.includes(accountId)) {
       throw new SmtpReplyError('accountNotAllowed', { id: accountId });
@@ -211,6 +205,18 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     if (decision.reply) throw new SmtpReplyError(decision.reply.key, decision.reply.vars);
     return { queueId, skippedDuplicates: decision.skipped };
   }
+}
+
+/** What convertMessage takes from the config (the same for every message). */
+export function convertOptions(config: Config): ConvertOptions {
+  return {
+    defaultType: config.DEFAULT_EMAIL_TYPE,
+    ...(config.DEFAULT_LIST_ID === undefined ? {} : { defaultListId: config.DEFAULT_LIST_ID }),
+    maxDepth: config.MIME_MAX_DEPTH,
+    maxParts: config.MIME_MAX_PARTS,
+    maxHeaderBytes: config.MIME_MAX_HEADER_BYTES,
+    hostname: config.SMTP_HOSTNAME,
+  };
 }
 
 /**

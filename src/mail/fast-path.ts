@@ -99,9 +99,10 @@ function headerValue(field: HeaderField): string {
   // ASCII bytes this path admits the latin1 reading is already the final string. Folded
   // values, and lone CRs (which its unfolding turns into spaces), go through libmime as
   // mailparser does.
-  const text = field.raw.toString('latin1').trimEnd();
+  const latin1 = field.raw.toString('latin1');
+  const text = latin1.trimEnd();
   if (text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return text.trimStart();
-  const line = `${field.name}:${field.raw.toString('latin1')}`;
+  const line = `${field.name}:${latin1}`;
   const value = String(libmime.decodeHeader(line)?.value ?? '').trim();
   return Buffer.from(value, 'binary').toString();
 }

@@ -60,7 +60,7 @@ export function splitFields(raw: Buffer, start: number, end: number): HeaderFiel
  * After the next LF, or `end`. A byte loop: header lines are tens of bytes, and a native
  * `indexOf` call per line cost more than the loop (splitFields was ~7 % of a conversion).
  */
-function nextLineEnd(raw: Buffer, pos: number, end: number): number {
+export function nextLineEnd(raw: Buffer, pos: number, end: number): number {
   let i = pos;
   while (i < end && raw[i] !== LF) i++;
   return i < end ? i + 1 : end;

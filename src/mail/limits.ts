@@ -19,6 +19,7 @@ import {
   type StructuredValue,
   fieldText,
   firstField,
+  nextLineEnd,
   parseStructured,
   splitFields,
 } from './header-fields.ts';
@@ -134,12 +135,9 @@ class Scanner {
       }
       let end: number;
       if (this.inHead) {
-        // Header lines are short: a byte loop is cheaper than a native call per line. It
-        // stops one byte past the header limit, which the check below then refuses.
-        const stop = Math.min(len, this.headStart + this.limits.maxHeaderBytes + 1);
-        end = pos;
-        while (end < stop && raw[end] !== LF) end++;
-        if (end < stop) end++;
+        // Header lines are short: a byte loop, not a native call per line. It stops one byte
+        // past the header limit, which the check below then refuses.
+        end = nextLineEnd(raw, pos, Math.min(len, this.headStart + this.limits.maxHeaderBytes + 1));
       } else {
         const nl = raw.indexOf(LF, pos);
         end = nl === -1 ? len : nl + 1;
