@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SubmitEmailBodies } from '../../src/cakemail/email-body.ts';
+import { SubmitEmailBodies, sharedJson, textJson } from '../../src/cakemail/email-body.ts';
 import type { SubmitEmail } from '../../src/cakemail/types.ts';
 
 const shared: Omit<SubmitEmail, 'email'> = {
@@ -44,4 +44,80 @@ test('property: the body parses to the shared fields plus email, for any JSON fi
     }),
     { numRuns: 1000 },
   );
+});
+
+// The long text and HTML bodies take textJson instead of JSON.stringify: the output must be
+// JSON.stringify's to the byte, for any character the body may hold.
+const tricky = fc.constantFrom(
+  'a',
+  ' ',
+  'é',
+  '\u2028',
+  '\u{1F600}',
+  '"',
+  '\\',
+  '\n',
+  '\t',
+  '\r',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  '\ud800',
+  '\udfff',
+);
+const body = (minLength: number) =>
+  fc.oneof(
+    fc.string({ unit: tricky, minLength, maxLength: minLength + 64 }),
+    fc.string({ unit: 'binary', minLength, maxLength: minLength + 64 }),
+    // Only the characters textJson escapes itself (no fallback to JSON.stringify).
+    fc.string({
+      unit: fc.constantFrom('a', 'é', '"', '\\', '\n', '\t', '\u{1F600}'),
+      minLength,
+      maxLength: minLength + 64,
+    }),
+  );
+
+test('property: textJson(s) is JSON.stringify(s)', () => {
+  fc.assert(
+    fc.property(body(0), (s) => assert.equal(textJson(s), JSON.stringify(s))),
+    { numRuns: 3000 },
+  );
+});
+
+test('property: the shared fields with long bodies serialise as JSON.stringify does', () => {
+  const marker = fc.constantFrom('\u0000cakemail-smtp-html\u0000', '\u0000cakemail-smtp-text\u0000');
+  const maybeLong = fc.option(fc.oneof(body(1024), body(0), marker), { nil: undefined });
+  const content = fc.record(
+    {
+      subject: fc.oneof(fc.string(), marker),
+      html: maybeLong,
+      text: maybeLong,
+      encoding: fc.constant('utf-8' as const),
+      type: fc.constantFrom('transactional' as const, 'marketing' as const),
+    },
+    { requiredKeys: ['subject'] },
+  );
+  const sharedFields = fc.record(
+    {
+      sender: fc.record({ id: fc.string(), name: fc.string() }, { requiredKeys: ['id'] }),
+      content,
+      tags: fc.array(fc.oneof(fc.string(), marker)),
+      additional_headers: fc.array(fc.record({ name: fc.string(), value: fc.oneof(body(0), marker) })),
+    },
+    { requiredKeys: ['sender', 'content'] },
+  );
+  fc.assert(
+    fc.property(sharedFields, (f) => assert.equal(sharedJson(f), JSON.stringify(f))),
+    { numRuns: 500 },
+  );
+});
+
+test('a body holding the marker is stringified whole, not spliced', () => {
+  for (const marker of ['\u0000cakemail-smtp-html\u0000', '\u0000cakemail-smtp-text\u0000']) {
+    const f: Omit<SubmitEmail, 'email'> = {
+      sender: { id: 's', name: marker },
+      content: { subject: 'hi', text: `${'x'.repeat(2000)}${marker}`, html: `${'y'.repeat(2000)}"` },
+    };
+    assert.equal(sharedJson(f), JSON.stringify(f));
+  }
 });
