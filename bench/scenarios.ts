@@ -57,7 +57,7 @@ export function scenarios(quick: boolean): Scenario[] {
       warmup,
       halfRatePhase: true,
       pollMetrics: true,
-      ratioRounds: quick ? 1 : 3,
+      ratioRounds: quick ? 1 : 5,
       capMs: 5 * d + 60_000,
     },
     {
@@ -65,7 +65,7 @@ export function scenarios(quick: boolean): Scenario[] {
       title: 'one message per new TLS connection, 500 sessions',
       load: { ...base, sessions: 500, messagesPerConnection: 1, maxMessages: 100_000 },
       warmup: { ...warmup, maxMessages: quick ? 300 : 10_000 },
-      ratioRounds: quick ? 1 : 3,
+      ratioRounds: quick ? 1 : 5,
       capMs: 2 * d + 60_000,
     },
     {
