@@ -33,25 +33,39 @@ if (!other) {
 const ROUNDS = option('--rounds', 5);
 const SECONDS = option('--seconds', 15);
 const SESSIONS = 50;
+const WARMUP_SECONDS = 8;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'ab-gateway-'));
 const cert = await makeCertificate(dataDir);
 const otherServers = (await import(resolve(other, 'bench/servers.ts'))) as typeof ServersModule;
 const settings = { cert, workers: 2, sched: 'rr' as const };
 for (const d of ['other', 'this']) await mkdir(join(dataDir, d));
-const trees: ServerTree[] = [
-  await otherServers.startGateway({ ...settings, dataDir: join(dataDir, 'other') }),
-  await startGateway({ ...settings, dataDir: join(dataDir, 'this') }),
-];
 const generators = [await GeneratorProc.start(SESSIONS + 256), await GeneratorProc.start(SESSIONS + 256)];
 // Each generator its own half of 127.0.0.x, so the two never share ephemeral ports.
 const sources = (half: number) => Array.from({ length: 20 }, (_, i) => `127.0.0.${2 + half * 20 + i}`);
+/** [other, this]; fresh each round, started in turn in alternate orders. */
+let trees: ServerTree[] = [];
 
-function spec(i: number, seconds: number, tag: string): RunSpec {
+async function startTrees(otherFirst: boolean): Promise<void> {
+  const start = [
+    () => otherServers.startGateway({ ...settings, dataDir: join(dataDir, 'other') }),
+    () => startGateway({ ...settings, dataDir: join(dataDir, 'this') }),
+  ];
+  trees = [];
+  if (otherFirst) {
+    trees[0] = await start[0]!();
+    trees[1] = await start[1]!();
+  } else {
+    trees[1] = await start[1]!();
+    trees[0] = await start[0]!();
+  }
+}
+
+function spec(i: number, half: number, seconds: number, tag: string): RunSpec {
   return {
     host: '127.0.0.1',
     port: trees[i]!.smtpPort,
-    sources: sources(i),
+    sources: sources(half),
     user: 'demo@cakemail.test',
     pass: 'demo-password',
     from: 'demo@cakemail.test',
@@ -68,13 +82,18 @@ function spec(i: number, seconds: number, tag: string): RunSpec {
 }
 
 /** Both loads at once; each tree's messages and CPU seconds over the same interval. */
-async function both(seconds: number, tag: string): Promise<Array<{ messages: number; cpu: number }>> {
+async function both(
+  seconds: number,
+  tag: string,
+  swap: boolean,
+): Promise<Array<{ messages: number; cpu: number }>> {
   const pids = trees.map((t) => treePids(t.roots));
   const before = pids.map((p) => cpuSeconds(p));
+  // Generator and source addresses swap sides with `swap`, so neither tree always has the same.
   const results = await Promise.all(
-    generators.map((g, i) =>
-      g.request<{ result: RunResult }>(
-        { type: 'run', spec: spec(i, seconds, `${tag}-${i}`) },
+    [0, 1].map((i) =>
+      generators[swap ? 1 - i : i]!.request<{ result: RunResult }>(
+        { type: 'run', spec: spec(i, swap ? 1 - i : i, seconds, `${tag}-${i}`) },
         'result',
         seconds * 1000 + 30_000,
       ),
@@ -88,14 +107,22 @@ async function both(seconds: number, tag: string): Promise<Array<{ messages: num
 }
 
 const us = (r: { messages: number; cpu: number }) => (r.cpu * 1e6) / r.messages;
+const stopTrees = async () => {
+  for (const t of trees) await t?.stop();
+  trees = [];
+};
 try {
-  await both(10, 'warmup'); // JIT and heap sizing, as bench/run.ts's warm-up
   const ratios: number[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
-    const [a, b] = (await both(SECONDS, `r${round}`)) as [
+    // Fresh trees each round, the other checkout started first in odd rounds.
+    await startTrees(round % 2 === 1);
+    const swap = round % 2 === 0;
+    await both(WARMUP_SECONDS, `w${round}`, swap); // JIT and heap sizing, as bench/run.ts's warm-up
+    const [a, b] = (await both(SECONDS, `r${round}`, swap)) as [
       { messages: number; cpu: number },
       { messages: number; cpu: number },
     ];
+    await stopTrees();
     ratios.push(us(b) / us(a));
     console.log(
       `round ${round}: other ${us(a).toFixed(0)} µs a message (${(a.messages / SECONDS).toFixed(0)} msg/s), ` +
@@ -107,7 +134,7 @@ try {
     `tree CPU a message, this/other: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} of ${ROUNDS} rounds`,
   );
 } finally {
+  await stopTrees();
   for (const g of generators) await g.stop();
-  for (const t of trees) await t.stop();
   await rm(dataDir, { recursive: true, force: true });
 }
