@@ -11,6 +11,8 @@ export const apps = [
     script: 'src/main.ts',
     // Node 24 from node_modules (npm ci brings it); the machine's own node may be older.
     interpreter: './node_modules/.bin/node',
+    // The primary's own Node flags, as npm start and the image give them (src/primary/node-flags.ts).
+    node_args: ['--max-semi-space-size=2'],
     exec_mode: 'fork',
     instances: 1,
     // `process.send('ready')` once every worker listens.

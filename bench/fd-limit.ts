@@ -18,9 +18,17 @@ function ulimit(flag: '-Sn' | '-Hn'): number {
 export const SOFT_FD_LIMIT = ulimit('-Sn');
 export const HARD_FD_LIMIT = ulimit('-Hn');
 
-/** [command, args] that run `node <entry> ...args` with at least `fds` open files allowed (up to the hard limit). */
-export function withFdLimit(entry: string, args: string[], fds: number): [string, string[]] {
-  if (SOFT_FD_LIMIT >= fds) return [process.execPath, [entry, ...args]];
+/**
+ * [command, args] that run `node ...nodeFlags <entry> ...args` with at least `fds` open files
+ * allowed (up to the hard limit).
+ */
+export function withFdLimit(
+  entry: string,
+  args: string[],
+  fds: number,
+  nodeFlags: readonly string[] = [],
+): [string, string[]] {
+  if (SOFT_FD_LIMIT >= fds) return [process.execPath, [...nodeFlags, entry, ...args]];
   const n = Math.min(fds, HARD_FD_LIMIT);
-  return ['bash', ['-c', `ulimit -n ${n} && exec "$0" "$@"`, process.execPath, entry, ...args]];
+  return ['bash', ['-c', `ulimit -n ${n} && exec "$0" "$@"`, process.execPath, ...nodeFlags, entry, ...args]];
 }

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { generateCertificate } from '../src/primary/tls-material.ts';
 import { withFdLimit } from './fd-limit.ts';
 import { listeningPorts } from './proc-stats.ts';
+import { PRIMARY_NODE_FLAGS } from '../src/primary/node-flags.ts';
 
 export const REPO = new URL('../', import.meta.url).pathname;
 const NODE = process.execPath;
@@ -186,7 +187,8 @@ export async function startGateway(o: GatewayOptions): Promise<ServerTree> {
   // An IPC channel only to learn "ready" (the primary's pm2 wait_ready message): at
   // LOG_LEVEL=warn the gateway.ready line with the ports is not printed, so the ports
   // are read from /proc.
-  const [cmd, args] = withFdLimit(join(REPO, 'src/main.ts'), [], o.fds ?? 4096);
+  // As every launcher starts the primary (src/primary/node-flags.ts).
+  const [cmd, args] = withFdLimit(join(REPO, 'src/main.ts'), [], o.fds ?? 4096, PRIMARY_NODE_FLAGS);
   const child = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const logs = { lines: 0, samples: [] as string[] };
   const echo = process.env.BENCH_ECHO_GATEWAY === '1'; // debugging: show the gateway's output

@@ -1,4 +1,4 @@
-// Entry of the gateway: `npm start` / `node src/main.ts`. Runs the primary; the primary forks workers/smtp-worker.ts.
+// Entry of the gateway: `npm start` / `node --max-semi-space-size=2 src/main.ts` (src/primary/node-flags.ts). Runs the primary; the primary forks workers/smtp-worker.ts.
 // The compile cache goes first: every module imported after it is served from the cache.
 import { enableCompileCache } from './compile-cache.ts';
 

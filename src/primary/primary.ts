@@ -225,6 +225,8 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
       httpPort,
       workers: config.SMTP_WORKERS,
       upstream: sandbox ? 'sandbox' : 'cakemail',
+      // What the launcher gave Node (src/primary/node-flags.ts says what it should).
+      nodeFlags: process.execArgv,
     },
     'gateway ready',
   );

@@ -108,7 +108,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       silent: false,
       // Worker V8 settings; each is left to V8 when its variable is 0.
       execArgv: [
-        ...process.execArgv,
+        // The primary's own young-generation flag (node-flags.ts) is the primary's alone.
+        ...process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size')),
         // The young generation's size: 8 MiB semi-spaces measured the same CPU per message as 32
         // and ~45 MiB less RSS per worker (docs/benchmarks.md).
         ...v8Flag('max-semi-space-size', config.WORKER_SEMI_SPACE_MB),

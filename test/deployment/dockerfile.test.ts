@@ -26,6 +26,13 @@ import {
   runtimeStage,
 } from './dockerfile.ts';
 import { isExcluded, parseDockerignore } from './dockerignore.ts';
+import { pathToFileURL } from 'node:url';
+import { PRIMARY_NODE_FLAGS } from '../../src/primary/node-flags.ts';
+
+// pm2's process file, as pm2 reads it: its node_args must be the image's and npm start's.
+const { apps } = (await import(pathToFileURL(join(REPO_ROOT, 'ecosystem.config.js')).href)) as {
+  apps: { node_args?: string[] }[];
+};
 
 const content = readDockerfile();
 const stages = parseStages(content);
@@ -135,8 +142,9 @@ describe('Dockerfile facts', () => {
     assert.deepEqual([env['SMTP_PORT'], env['HTTP_PORT']], exposed);
   });
 
-  it('starts with `node src/main.ts` in /app, the same command as npm start', () => {
-    assert.deepEqual(imageEntrypoint(content), ['node', 'src/main.ts']);
+  it('starts with `node <primary flags> src/main.ts` in /app, the same command as npm start and pm2', () => {
+    assert.deepEqual(imageEntrypoint(content), ['node', ...PRIMARY_NODE_FLAGS, 'src/main.ts']);
+    assert.deepEqual(apps[0]?.node_args, [...PRIMARY_NODE_FLAGS]);
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };

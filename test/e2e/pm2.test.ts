@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PRIMARY_NODE_FLAGS } from '../../src/primary/node-flags.ts';
 import { REPO, TEST_MAIL_SIDE } from '../helpers/gateway.ts';
 import { SmtpTestClient } from '../helpers/smtp-client.ts';
 
@@ -42,7 +43,7 @@ test('pm2: start from ecosystem.config.js, reload with SIGHUP, stop', async () =
     (await readFile(outLog, 'utf8').catch(() => ''))
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { event?: string; smtpPort?: number });
+      .map((l) => JSON.parse(l) as { event?: string; smtpPort?: number; nodeFlags?: string[] });
   // The log file is written by pm2's daemon: poll it (with a deadline) for the expected event.
   const waitEvent = async (name: string, count = 1) => {
     const deadline = Date.now() + 60_000;
@@ -72,6 +73,10 @@ test('pm2: start from ecosystem.config.js, reload with SIGHUP, stop', async () =
       pm2_env: { status: string; restart_time: number };
     }[];
     assert.equal(list[0]?.pm2_env.status, 'online');
+    // The primary runs with the Node flags every launcher gives it (node_args). Not read from
+    // /proc/<pid>/cmdline: pm2 rewrites the process title over it.
+    for (const flag of PRIMARY_NODE_FLAGS)
+      assert.ok(ready.nodeFlags?.includes(flag), String(ready.nodeFlags));
     assert.equal(list[0]?.pm2_env.restart_time, 0, 'the reload restarted workers, not the pm2 process');
 
     await pm2('stop', 'smtp-gateway');
