@@ -6,7 +6,7 @@
  * Why: the primary allocates little (IPC messages, the ledger's records), but V8 lets its
  * young generation grow to 16 MiB semi-spaces, and its peak RSS moved by 30-65 MiB from run
  * to run (94-159 MiB) in bench (e), enough to take a pod holding 10,000 sessions past its
- * 1 GiB. At 2 MiB it stayed at 94-97 MiB (docs/benchmarks.md). A running process cannot
+ * 1 GiB. At 2 MiB it stayed at 94-117 MiB (docs/benchmarks.md). A running process cannot
  * resize its heap, and NODE_OPTIONS would reach the workers too: hence the command line.
  * The workers do not inherit it (supervisor.ts): theirs is WORKER_SEMI_SPACE_MB.
  */
