@@ -18,6 +18,8 @@ import type * as ServersModule from './servers.ts';
 import { GeneratorProc } from './generator-proc.ts';
 import type { RunResult, RunSpec } from './load-generator.ts';
 import { cpuSeconds, treePids } from './proc-stats.ts';
+import { DEMO_USER } from '../src/sandbox/server.ts';
+import { scenarios } from './scenarios.ts';
 import { makeCertificate, startGateway, type ServerTree } from './servers.ts';
 
 const args = process.argv.slice(2);
@@ -32,15 +34,19 @@ if (!other) {
 }
 const ROUNDS = option('--rounds', 5);
 const SECONDS = option('--seconds', 15);
-const SESSIONS = 50;
 const WARMUP_SECONDS = 8;
+/** Scenario (a)'s load (50 sessions reusing connections, 5 KB, 1 recipient), bounded by time only. */
+const A_LOAD = scenarios(false).find((s) => s.id === 'a')!.load;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'ab-gateway-'));
 const cert = await makeCertificate(dataDir);
 const otherServers = (await import(resolve(other, 'bench/servers.ts'))) as typeof ServersModule;
 const settings = { cert, workers: 2, sched: 'rr' as const };
 for (const d of ['other', 'this']) await mkdir(join(dataDir, d));
-const generators = [await GeneratorProc.start(SESSIONS + 256), await GeneratorProc.start(SESSIONS + 256)];
+const generators = [
+  await GeneratorProc.start(A_LOAD.sessions + 256),
+  await GeneratorProc.start(A_LOAD.sessions + 256),
+];
 // Each generator its own half of 127.0.0.x, so the two never share ephemeral ports.
 const sources = (half: number) => Array.from({ length: 20 }, (_, i) => `127.0.0.${2 + half * 20 + i}`);
 /** [other, this]; fresh each round, started in turn in alternate orders. */
@@ -52,13 +58,7 @@ async function startTrees(otherFirst: boolean): Promise<void> {
     () => startGateway({ ...settings, dataDir: join(dataDir, 'this') }),
   ];
   trees = [];
-  if (otherFirst) {
-    trees[0] = await start[0]!();
-    trees[1] = await start[1]!();
-  } else {
-    trees[1] = await start[1]!();
-    trees[0] = await start[0]!();
-  }
+  for (const i of otherFirst ? [0, 1] : [1, 0]) trees[i] = await start[i]!();
 }
 
 function spec(i: number, half: number, seconds: number, tag: string): RunSpec {
@@ -66,17 +66,12 @@ function spec(i: number, half: number, seconds: number, tag: string): RunSpec {
     host: '127.0.0.1',
     port: trees[i]!.smtpPort,
     sources: sources(half),
-    user: 'demo@cakemail.test',
-    pass: 'demo-password',
-    from: 'demo@cakemail.test',
-    sessions: SESSIONS,
-    messagesPerConnection: 0,
-    messageBytes: 5 * 1024,
-    pdf: false,
-    recipients: 1,
+    user: DEMO_USER.username,
+    pass: DEMO_USER.password,
+    from: DEMO_USER.senderEmail,
+    ...A_LOAD,
     maxMessages: 10_000_000,
     durationMs: seconds * 1000,
-    ratePerSec: 0,
     tag,
   };
 }

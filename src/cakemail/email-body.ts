@@ -37,10 +37,9 @@ const LONG_BODY = 1024;
  */
 const HTML_MARKER = '\u0000cakemail-smtp-html\u0000';
 const TEXT_MARKER = '\u0000cakemail-smtp-text\u0000';
-const MARKER_JSON: Record<string, string> = {
-  [HTML_MARKER]: JSON.stringify(HTML_MARKER),
-  [TEXT_MARKER]: JSON.stringify(TEXT_MARKER),
-};
+/** The markers as the stringified rest holds them. */
+const HTML_MARKER_JSON = JSON.stringify(HTML_MARKER);
+const TEXT_MARKER_JSON = JSON.stringify(TEXT_MARKER);
 
 /** JSON.stringify(shared), with a long content.text and content.html escaped by textJson. */
 export function sharedJson(shared: Omit<SubmitEmail, 'email'>): string {
@@ -52,8 +51,8 @@ export function sharedJson(shared: Omit<SubmitEmail, 'email'>): string {
   if (html !== undefined) copy.html = HTML_MARKER;
   if (text !== undefined) copy.text = TEXT_MARKER;
   let json: string | undefined = JSON.stringify({ ...shared, content: copy });
-  if (html !== undefined) json = splice(json, HTML_MARKER, html);
-  if (text !== undefined && json !== undefined) json = splice(json, TEXT_MARKER, text);
+  if (html !== undefined) json = splice(json, HTML_MARKER_JSON, html);
+  if (text !== undefined && json !== undefined) json = splice(json, TEXT_MARKER_JSON, text);
   return json ?? JSON.stringify(shared);
 }
 
@@ -61,12 +60,11 @@ function longBody(value: unknown): string | undefined {
   return typeof value === 'string' && value.length >= LONG_BODY ? value : undefined;
 }
 
-/** `json` with the one occurrence of `marker`'s JSON replaced by `body`'s; undefined if not exactly one. */
-function splice(json: string, marker: string, body: string): string | undefined {
-  const quoted = MARKER_JSON[marker] ?? JSON.stringify(marker);
-  const at = json.indexOf(quoted);
-  if (at < 0 || json.indexOf(quoted, at + 1) >= 0) return undefined;
-  return json.slice(0, at) + textJson(body) + json.slice(at + quoted.length);
+/** `json` with the one occurrence of `markerJson` replaced by `body`'s JSON; undefined if not exactly one. */
+function splice(json: string, markerJson: string, body: string): string | undefined {
+  const at = json.indexOf(markerJson);
+  if (at < 0 || json.indexOf(markerJson, at + 1) >= 0) return undefined;
+  return json.slice(0, at) + textJson(body) + json.slice(at + markerJson.length);
 }
 
 /** Control characters JSON.stringify escapes, but for LF and tab (common, handled below). */
