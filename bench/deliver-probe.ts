@@ -9,7 +9,8 @@
  * host whose speed drifts (the microVM of 2026-12-03: up to 30 %), compare two versions
  * with the interleaved bench/ab-convert.ts and bench/ab-sandbox.ts instead.
  *
- * CLI: `node bench/deliver-probe.ts [messages=20000] [--bytes 5120] [--recipients 1]`; the
+ * CLI: `node bench/deliver-probe.ts [messages=20000] [--bytes 5120] [--pdf] [--recipients 1]`
+ * (`--pdf`: a text part and a PDF attachment, like scenario (d)); the
  * sandbox also prints its CPU a request, and SANDBOX_NODE_OPTIONS (e.g. `--cpu-prof`) is
  * passed to its process alone.
  */
@@ -33,9 +34,11 @@ const option = (name: string, fallback: number) => {
 const messages = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')) ?? 20_000);
 const bytes = option('--bytes', 5 * 1024);
 const recipients = option('--recipients', 1);
+const pdf = args.includes('--pdf');
 /** (a): 50 sessions over 2 workers. */
 const CONCURRENCY = 25;
-const WARMUP = 3_000;
+/** Enough for the JIT to settle; ~15 MB of messages when they are large. */
+const WARMUP = Math.min(3_000, Math.max(50, Math.round(15e6 / bytes)));
 
 const dataDir = await mkdtemp(join(tmpdir(), 'deliver-probe-'));
 // SANDBOX_NODE_OPTIONS: flags for the sandbox's process alone (e.g. --cpu-prof to profile it).
@@ -54,7 +57,7 @@ const from = 'demo@cakemail.test';
 const account = await side.authenticator.authenticate(from, 'demo-password', ctx);
 const sender = await side.pipeline.checkSender(account, from, ctx);
 const rcpts = Array.from({ length: recipients }, (_, i) => `rcpt${i + 1}@example.com`);
-const tpl = messageTemplate({ bytes, pdf: false, from, to: rcpts }, 'probe');
+const tpl = messageTemplate({ bytes, pdf, from, to: rcpts }, 'probe');
 
 let sent = 0;
 async function run(count: number): Promise<void> {

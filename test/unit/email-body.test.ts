@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SubmitEmailBodies, sharedJson, textJson } from '../../src/cakemail/email-body.ts';
+import { SubmitEmailBodies, longMarker, sharedJson, textJson } from '../../src/cakemail/email-body.ts';
 import type { SubmitEmail } from '../../src/cakemail/types.ts';
 
 const shared: Omit<SubmitEmail, 'email'> = {
@@ -84,8 +84,8 @@ test('property: textJson(s) is JSON.stringify(s)', () => {
   );
 });
 
-test('property: the shared fields with long bodies serialise as JSON.stringify does', () => {
-  const marker = fc.constantFrom('\u0000cakemail-smtp-html\u0000', '\u0000cakemail-smtp-text\u0000');
+test('property: the shared fields with long strings serialise as JSON.stringify does', () => {
+  const marker = fc.nat({ max: 4 }).map(longMarker);
   const maybeLong = fc.option(fc.oneof(body(1024), body(0), marker), { nil: undefined });
   const content = fc.record(
     {
@@ -97,12 +97,19 @@ test('property: the shared fields with long bodies serialise as JSON.stringify d
     },
     { requiredKeys: ['subject'] },
   );
+  const base64 = fc.uint8Array({ maxLength: 1500 }).map((b) => Buffer.from(b).toString('base64'));
+  const attachment = fc.record({
+    filename: fc.oneof(fc.string(), marker),
+    type: fc.constant('pdf' as const),
+    content: fc.oneof(base64, body(1024), marker),
+  });
   const sharedFields = fc.record(
     {
       sender: fc.record({ id: fc.string(), name: fc.string() }, { requiredKeys: ['id'] }),
       content,
       tags: fc.array(fc.oneof(fc.string(), marker)),
       additional_headers: fc.array(fc.record({ name: fc.string(), value: fc.oneof(body(0), marker) })),
+      attachment: fc.oneof(attachment, fc.array(attachment, { maxLength: 4 })),
     },
     { requiredKeys: ['sender', 'content'] },
   );
@@ -112,12 +119,32 @@ test('property: the shared fields with long bodies serialise as JSON.stringify d
   );
 });
 
-test('a body holding the marker is stringified whole, not spliced', () => {
-  for (const marker of ['\u0000cakemail-smtp-html\u0000', '\u0000cakemail-smtp-text\u0000']) {
+test('a body holding a marker is stringified whole, not spliced', () => {
+  for (const marker of [longMarker(0), longMarker(1)]) {
     const f: Omit<SubmitEmail, 'email'> = {
       sender: { id: 's', name: marker },
       content: { subject: 'hi', text: `${'x'.repeat(2000)}${marker}`, html: `${'y'.repeat(2000)}"` },
     };
     assert.equal(sharedJson(f), JSON.stringify(f));
+  }
+});
+
+test('long strings spliced back where they stand, whatever the order of the keys', () => {
+  const text = `text ${'t'.repeat(2000)}`;
+  const html = `<p>${'h'.repeat(2000)}</p>`;
+  const content = Buffer.alloc(3000, 7).toString('base64');
+  const f = {
+    attachment: [{ filename: 'a.pdf', type: 'pdf', content }],
+    content: { text, subject: 'hi', html },
+    sender: { id: 's' },
+  } as Omit<SubmitEmail, 'email'>;
+  assert.equal(sharedJson(f), JSON.stringify(f));
+});
+
+test('a large message (encoded once) gives each recipient the whole SubmitEmail too', () => {
+  const big = { ...shared, attachment: { filename: 'a.pdf', type: 'pdf', content: 'QUJD'.repeat(40_000) } };
+  const bodies = new SubmitEmailBodies(big as Omit<SubmitEmail, 'email'>);
+  for (const r of ['a@example.com', 'ünï@exämple.com']) {
+    assert.equal(bodies.for(r).toString('utf8'), JSON.stringify({ email: r, ...big }));
   }
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { convertMessage } from '../../src/mail/convert.ts';
-import { prescan } from '../../src/mail/limits.ts';
+import fc from 'fast-check';
+import { checkBase64, prescan } from '../../src/mail/limits.ts';
 import { OPTS, assertRefused, message } from '../helpers/mail-fixtures.ts';
 
 /** Resolves or rejects within `ms`, else fails: a refusal must be quick, not merely eventual. */
@@ -218,5 +219,38 @@ describe('convertMessage: malformed MIME', () => {
     ]);
     const m = await convertMessage(raw, OPTS);
     assert.ok((m.content.text ?? '').length > 1000);
+  });
+});
+
+describe('checkBase64', () => {
+  // The verdict of the plain loop it replaced (one branch a byte), as the reference.
+  const reference = (raw: Buffer, start: number, end: number): string => {
+    let data = 0;
+    let padded = false;
+    for (let i = start; i < end; i++) {
+      const ch = String.fromCharCode(raw[i] as number);
+      if (/[A-Za-z0-9+/]/.test(ch)) data++;
+      else if (ch === '=') padded = true;
+      else if (!' \t\r\n'.includes(ch))
+        return `byte 0x${(raw[i] as number).toString(16).padStart(2, '0')} at offset ${i - start}`;
+    }
+    return !padded && data % 4 === 1 ? 'truncated' : '';
+  };
+
+  it('property: the same verdict as a plain loop, on any range of any bytes', () => {
+    const byte = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...Buffer.from('AZaz09+/')) },
+      { weight: 2, arbitrary: fc.constantFrom(...Buffer.from('= \t\r\n')) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) },
+    );
+    fc.assert(
+      fc.property(fc.array(byte, { maxLength: 40 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const raw = Buffer.from(bytes);
+        const start = bytes.length === 0 ? 0 : a % (bytes.length + 1);
+        const end = start + (b % (bytes.length - start + 1));
+        assert.equal(checkBase64(raw, start, end), reference(raw, start, end));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });
