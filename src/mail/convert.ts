@@ -73,6 +73,7 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
       maxHeaderBytes: opts.maxHeaderBytes,
       maxParts: opts.maxParts,
       textBesideHtml: scan.textBesideHtml,
+      largeBase64: scan.largeBase64,
     }));
 
   const subject = (parsed.subject ?? '').replace(/[\r\n\t]+/g, ' ').trim();

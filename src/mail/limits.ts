@@ -54,7 +54,26 @@ export interface ScanResult {
    * out deliberately (and reported), not refused.
    */
   readonly alternativeRenderings: ReadonlyMap<string, string>;
+  /** Base64 bodies parse.ts decodes itself instead of mailparser (see Base64Body). */
+  readonly largeBase64: readonly Base64Body[];
 }
+
+/**
+ * The body of a part that is sure to be an attachment (not text/*, not message/*, inside a
+ * multipart), base64, checked by checkBase64, at least NATIVE_BASE64_MIN bytes long, with
+ * '=' only at its end. Node's decoder reads such a body exactly as mailparser's
+ * (libbase64: it skips whitespace; they differ only where '=' stands inside), ten times
+ * faster; mailparser's splitter and decoder were half of converting a 1 MB attachment.
+ */
+export interface Base64Body {
+  /** mailparser's partId. */
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Below this, decoding apart saves less than copying the rest of the message costs. */
+export const NATIVE_BASE64_MIN = 16 * 1024;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -110,6 +129,9 @@ class Scanner {
   private path = '';
   /** Body start of the current leaf when it is base64 and must be checked, else -1. */
   private base64Start = -1;
+  /** The current base64 leaf is sure to be an attachment (Base64Body). */
+  private base64Attachment = false;
+  private readonly largeBase64: Base64Body[] = [];
   private topHeaders: HeaderField[] = [];
   private topContentType: StructuredValue | undefined;
   private readonly charsets = new Set<string>();
@@ -173,6 +195,7 @@ class Scanner {
       charsets: [...this.charsets],
       textBesideHtml: this.textOutsideAlternative && this.hasHtml,
       alternativeRenderings: new Map(this.alternatives.filter((m) => m.hasBody).flatMap((m) => m.renderings)),
+      largeBase64: this.largeBase64,
     };
   }
 
@@ -214,6 +237,13 @@ class Scanner {
     if (this.base64Start >= 0) {
       const problem = checkBase64(this.raw, this.base64Start, pos);
       if (problem) throw invalid(`${where(this.path)} is not valid base64 (${problem})`);
+      if (
+        this.base64Attachment &&
+        pos - this.base64Start >= NATIVE_BASE64_MIN &&
+        paddedAtEndOnly(this.raw, this.base64Start, pos)
+      ) {
+        this.largeBase64.push({ path: this.path, start: this.base64Start, end: pos });
+      }
       this.base64Start = -1;
     }
   }
@@ -277,7 +307,10 @@ class Scanner {
         `${where(this.path)} uses Content-Transfer-Encoding ${cte.slice(0, 40)}, which cannot be decoded`,
       );
     }
-    if (cte === 'base64') this.base64Start = bodyStart;
+    if (cte === 'base64') {
+      this.base64Start = bodyStart;
+      this.base64Attachment = this.path !== '' && !type.startsWith('text/') && !type.startsWith('message/');
+    }
 
     const isBody = inline && (type === 'text/plain' || type === 'text/html');
     if (!isBody) return;
@@ -340,6 +373,17 @@ export function checkBase64(raw: Buffer, start: number, end: number): string {
   }
   if (!(seen & B64_PAD) && data % 4 === 1) return 'truncated';
   return '';
+}
+
+/** No '=' in `raw[start, end)`, or only '=' and whitespace from the first one on. */
+function paddedAtEndOnly(raw: Buffer, start: number, end: number): boolean {
+  const eq = raw.subarray(start, end).indexOf(0x3d);
+  if (eq === -1) return true;
+  for (let i = start + eq; i < end; i++) {
+    const cls = BASE64_CLASS[raw[i] as number];
+    if (cls !== B64_PAD && cls !== B64_SPACE) return false;
+  }
+  return true;
 }
 
 function noParts(m: Multipart): SmtpReplyError {

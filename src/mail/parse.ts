@@ -12,6 +12,7 @@
 import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
 import { SmtpReplyError } from '../smtp/replies.ts';
 import type { RawPart } from './attachments.ts';
+import type { Base64Body } from './limits.ts';
 
 export interface ParsedMime {
   readonly subject?: string;
@@ -26,9 +27,16 @@ export interface ParseOptions {
   readonly maxParts: number;
   /** Render text/plain parts into the HTML as well (text and HTML side by side in a multipart/mixed). */
   readonly textBesideHtml: boolean;
+  /**
+   * Attachment bodies to decode here rather than in mailparser (the prescan's
+   * largeBase64): mailparser reads the message without them and the parts get them back.
+   */
+  readonly largeBase64?: readonly Base64Body[];
 }
 
 export function parseMime(raw: Buffer, opts: ParseOptions): Promise<ParsedMime> {
+  const apart = new Map((opts.largeBase64 ?? []).map((b) => [b.path, b] as const));
+  const input = apart.size === 0 ? raw : withoutBodies(raw, apart.values());
   return new Promise((resolve, reject) => {
     const parser = new MailParser({
       skipHtmlToText: true,
@@ -65,12 +73,17 @@ export function parseMime(raw: Buffer, opts: ParseOptions): Promise<ParsedMime> 
       });
       data.content.on('error', fail);
       data.content.on('end', () => {
+        const body = data.partId ? apart.get(data.partId) : undefined;
         parts.push({
           contentType: (data.contentType || '').toLowerCase(),
           filename: data.filename,
           cid: data.cid,
           partId: data.partId,
-          content: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size),
+          content: body
+            ? Buffer.from(raw.toString('latin1', body.start, body.end), 'base64')
+            : chunks.length === 1
+              ? (chunks[0] as Buffer)
+              : Buffer.concat(chunks, size),
         });
         data.release?.();
       });
@@ -90,8 +103,20 @@ export function parseMime(raw: Buffer, opts: ParseOptions): Promise<ParsedMime> 
         parts,
       });
     });
-    parser.end(raw);
+    parser.end(input);
   });
+}
+
+/** `raw` with the given bodies (in message order) cut out: each part's header block then ends the part. */
+function withoutBodies(raw: Buffer, bodies: Iterable<Base64Body>): Buffer {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const b of bodies) {
+    pieces.push(raw.subarray(from, b.start));
+    from = b.end;
+  }
+  pieces.push(raw.subarray(from));
+  return Buffer.concat(pieces);
 }
 
 /** mailparser's errors are about the input (the prescan let it through): refuse, naming them. */
