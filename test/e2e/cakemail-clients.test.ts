@@ -78,6 +78,40 @@ test('nodemailer html + text + PDF: the outbox request is exactly what was sent'
   assert.equal(stats.rejectedInvalid, 0, 'the sandbox validated the request against the OpenAPI schema');
 });
 
+test('nodemailer, two large attachments to two recipients: each request carries both, byte for byte', async () => {
+  // Large enough that the gateway decodes them itself (NATIVE_BASE64_MIN) and encodes the
+  // shared body once for both recipients (email-body.ts).
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(300 * 1024)]);
+  const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(120 * 1024)]);
+  const t = transport();
+  const info = await t.sendMail({
+    from: 'demo@cakemail.test',
+    to: ['first@example.com', 'second@example.org'],
+    subject: 'Two large files',
+    text: 'See attached.\n',
+    attachments: [
+      { filename: 'big.pdf', content: pdf, contentType: 'application/pdf' },
+      { filename: 'big.png', content: png, contentType: 'image/png' },
+    ],
+  });
+  t.close();
+  assert.match(info.response, /^250 /);
+  const entries = await outboxOf(e.sb, 2);
+  assert.deepEqual(entries.map((x) => req(x).email).sort(), ['first@example.com', 'second@example.org']);
+  for (const x of entries) {
+    const files = req(x).attachment as { filename: string; type: string; content: string }[];
+    assert.deepEqual(
+      files.map((f) => [f.filename, f.type]),
+      [
+        ['big.pdf', 'pdf'],
+        ['big.png', 'png'],
+      ],
+    );
+    assert.ok(Buffer.from(files[0]!.content, 'base64').equals(pdf), 'PDF bytes identical');
+    assert.ok(Buffer.from(files[1]!.content, 'base64').equals(png), 'PNG bytes identical');
+  }
+  assert.equal(e.sb.stats().rejectedInvalid, 0, 'the sandbox validated both requests against the schema');
+});
 test('Python smtplib (AUTH LOGIN) → one outbox entry per recipient with the sent content', async () => {
   const message = [
     'From: Demo <demo@cakemail.test>',
