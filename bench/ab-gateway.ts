@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as ServersModule from './servers.ts';
 import { GeneratorProc } from './generator-proc.ts';
+import { numberOption } from './probe-args.ts';
 import type { RunResult, RunSpec } from './load-generator.ts';
 import { cpuSeconds, treePids } from './proc-stats.ts';
 import { DEMO_USER } from '../src/sandbox/server.ts';
@@ -24,10 +25,7 @@ import { makeCertificate, startGateway, type ServerTree } from './servers.ts';
 
 const args = process.argv.slice(2);
 const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = (name: string, fallback: number) => numberOption(args, name, fallback);
 if (!other) {
   console.error('usage: node bench/ab-gateway.ts <path of the other checkout> [--rounds 5] [--seconds 15]');
   process.exit(2);

@@ -22,14 +22,12 @@ import { loadConfig } from '../src/config/load.ts';
 import { createLogger } from '../src/log.ts';
 import { ReplicatedLedger } from '../src/smtp/replicated-ledger.ts';
 import { messageTemplate } from './messages.ts';
+import { numberOption } from './probe-args.ts';
 import { cpuSeconds } from './proc-stats.ts';
 import { startSandbox, stopChild } from './servers.ts';
 
 const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = (name: string, fallback: number) => numberOption(args, name, fallback);
 // The count is the one bare number (not the value of an option).
 const messages = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')) ?? 20_000);
 const bytes = option('--bytes', 5 * 1024);

@@ -11,3 +11,11 @@
  * The workers do not inherit it (supervisor.ts): theirs is WORKER_SEMI_SPACE_MB.
  */
 export const PRIMARY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2'];
+
+/** The primary's flag names (`--max-semi-space-size`), whatever value a launcher gave them. */
+const PRIMARY_FLAG_NAMES = new Set(PRIMARY_NODE_FLAGS.map((f) => f.split('=')[0]));
+
+/** The primary's execArgv without its own flags: what the workers may inherit. */
+export function withoutPrimaryFlags(execArgv: readonly string[]): string[] {
+  return execArgv.filter((a) => !PRIMARY_FLAG_NAMES.has(a.split('=')[0]));
+}

@@ -24,6 +24,7 @@ import {
 import { RequestChannel, safeSend } from '../ipc/channel.ts';
 import { compileCacheEnv } from '../compile-cache.ts';
 import { resolveWorkerAllocator, type WorkerAllocator } from './worker-allocator.ts';
+import { withoutPrimaryFlags } from './node-flags.ts';
 import type { Logger } from '../log.ts';
 import { workerRestartsTotal, workerStates } from '../metrics/primary-metrics.ts';
 
@@ -109,7 +110,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       // Worker V8 settings; each is left to V8 when its variable is 0.
       execArgv: [
         // The primary's own young-generation flag (node-flags.ts) is the primary's alone.
-        ...process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size')),
+        ...withoutPrimaryFlags(process.execArgv),
         // The young generation's size: 8 MiB semi-spaces measured the same CPU per message as 32
         // and ~45 MiB less RSS per worker (docs/benchmarks.md).
         ...v8Flag('max-semi-space-size', config.WORKER_SEMI_SPACE_MB),

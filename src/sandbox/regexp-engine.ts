@@ -18,9 +18,9 @@ const LAST_QUARTET = /^(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)
  * Everything before the last group is checked by a round trip: Node's decoder skips
  * characters outside the alphabet, reads '-' and '_' as '+' and '/', and stops at the
  * first '='; re-encoded, its output holds only alphabet characters before its own padding.
- * So the output has the input's length and the input's text before the last group exactly
- * when that text is all alphabet characters (groups of four without padding decode and
- * re-encode to themselves). The last group is left to LAST_QUARTET because its padded
+ * So the output's text before its last group is the input's exactly when the input's is
+ * all alphabet characters (groups of four without padding decode and re-encode to
+ * themselves; equal text means equal length too). The last group is left to LAST_QUARTET because its padded
  * forms may carry bits the encoder writes as zeros (`AB==` comes back as `AA==`).
  */
 export function isCanonicalBase64(s: string): boolean {
