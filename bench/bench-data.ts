@@ -3,6 +3,7 @@
  * results.json (what `--merge` reads back).
  */
 import type { Measurement } from './measure.ts';
+import type { RatioPair } from './paired-phases.ts';
 import type { ProfileSummary } from './profile-summary.ts';
 import type { Scenario } from './scenarios.ts';
 
@@ -10,8 +11,10 @@ export interface ScenarioRun {
   scenario: Pick<Scenario, 'id' | 'title'>;
   gateway?: Measurement;
   reference?: Measurement;
-  /** Further peak-only rounds (Scenario.ratioRounds), in the order measured. */
-  rounds?: Array<{ gateway: Measurement; reference: Measurement }>;
+  /** Paired phases on both servers kept up (Scenario.ratioPairs), in the order measured. */
+  pairs?: RatioPair[];
+  /** Why the paired phases have no result (the ratio is then the full runs'). */
+  pairsFailure?: string;
 }
 
 export interface MatrixRun {

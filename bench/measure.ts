@@ -163,6 +163,37 @@ async function pollMetrics(httpPort: number): Promise<{
   };
 }
 
+/** The scenario's server (gateway tree with the context's settings, or the reference), started and ready. */
+export async function startServer(
+  s: Scenario,
+  server: 'gateway' | 'reference',
+  ctx: MeasureContext,
+  fds: number,
+): Promise<ServerTree> {
+  const tree =
+    server === 'gateway'
+      ? await startGateway({
+          dataDir: join(ctx.dataDir, `${s.id}-gateway-${Date.now()}`),
+          cert: ctx.cert,
+          workers: ctx.gateway.workers,
+          sched: ctx.gateway.sched,
+          fds,
+          ...(ctx.gateway.env ? { env: ctx.gateway.env } : {}),
+          ...(ctx.gateway.sandboxEnv ? { sandboxEnv: ctx.gateway.sandboxEnv } : {}),
+          ...(ctx.gateway.nullMailSide ? { nullMailSide: true } : {}),
+        })
+      : await startReference(ctx.cert, s.upstreamLatencyMs ?? 0, fds);
+  if (tree.sandboxUrl && s.upstreamLatencyMs) await setUpstreamLatency(tree.sandboxUrl, s.upstreamLatencyMs);
+  return tree;
+}
+
+/** Where the generator connects and as whom, for a tree started by startServer. */
+export function targetOf(tree: ServerTree, ctx: MeasureContext): Target {
+  const user =
+    ctx.gateway.nullMailSide && tree.kind === 'gateway' ? { ...USER, ...NULL_MAIL_SIDE_USER } : USER;
+  return { host: '127.0.0.1', port: tree.smtpPort, sources: ctx.sources, ...user };
+}
+
 export async function measure(
   s: Scenario,
   server: 'gateway' | 'reference',
@@ -181,26 +212,10 @@ export async function measure(
     capTimer = setTimeout(() => reject(new Error(`hard cap of ${s.capMs / 1000} s reached`)), s.capMs);
   });
   const work = async () => {
-    const tree =
-      server === 'gateway'
-        ? await startGateway({
-            dataDir: join(ctx.dataDir, `${s.id}-gateway-${Date.now()}`),
-            cert: ctx.cert,
-            workers: ctx.gateway.workers,
-            sched: ctx.gateway.sched,
-            fds,
-            ...(ctx.gateway.env ? { env: ctx.gateway.env } : {}),
-            ...(ctx.gateway.sandboxEnv ? { sandboxEnv: ctx.gateway.sandboxEnv } : {}),
-            ...(ctx.gateway.nullMailSide ? { nullMailSide: true } : {}),
-          })
-        : await startReference(ctx.cert, s.upstreamLatencyMs ?? 0, fds);
+    const tree = await startServer(s, server, ctx, fds);
     cleanup.push(() => tree.stop());
     if (server === 'gateway') ctx.onGateway?.(tree);
-    if (tree.sandboxUrl && s.upstreamLatencyMs)
-      await setUpstreamLatency(tree.sandboxUrl, s.upstreamLatencyMs);
-    const user =
-      ctx.gateway.nullMailSide && server === 'gateway' ? { ...USER, ...NULL_MAIL_SIDE_USER } : USER;
-    const target: Target = { host: '127.0.0.1', port: tree.smtpPort, sources: ctx.sources, ...user };
+    const target = targetOf(tree, ctx);
     const gen = await GeneratorProc.start(s.load.sessions + 1024);
     cleanup.unshift(() => gen.stop());
     const spec = (tag: string, over: Partial<RunSpec> = {}): RunSpec => ({

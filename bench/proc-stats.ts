@@ -193,8 +193,11 @@ export class TreeSampler {
   }
 }
 
-/** Busy and total CPU seconds of the whole machine so far (/proc/stat), all cores. */
-export function machineCpuSeconds(): { busy: number; total: number } {
+/**
+ * Busy and total CPU seconds of the whole machine so far (/proc/stat), all cores. Busy
+ * includes steal: time the hypervisor gave this VM's vCPUs to someone else.
+ */
+export function machineCpuSeconds(): { busy: number; total: number; steal: number } {
   const cols = readFileSync('/proc/stat', 'latin1')
     .split('\n')[0]!
     .trim()
@@ -203,7 +206,7 @@ export function machineCpuSeconds(): { busy: number; total: number } {
     .map(Number);
   const total = cols.reduce((a, b) => a + b, 0);
   const idle = (cols[3] ?? 0) + (cols[4] ?? 0);
-  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+  return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK, steal: (cols[7] ?? 0) / CLK_TCK };
 }
 
 /**

@@ -5,31 +5,31 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { BenchData } from './bench-data.ts';
-import { f0, f1, f2, pct } from './format.ts';
+import { f0, f1, f2, f3, pct } from './format.ts';
 import type { Measurement } from './measure.ts';
 import { summaryMarkdown } from './profile-summary.ts';
-import { evaluateTargets, firstInRound, pairRatio, ratio } from './targets.ts';
+import { PAIR_DISTURBED_CORES, pairRatio } from './paired-phases.ts';
+import { evaluateTargets, ratio, runRatio } from './targets.ts';
 
-/** Every round of the scenarios that have more than one: which server went first, both rates. */
-function roundsTable(data: BenchData): string[] {
-  const runs = data.runs.filter((r) => (r.rounds?.length ?? 0) > 0);
+/** Every paired phase of the scenarios that have them: which server went first, both rates, the disturbance. */
+function pairsTable(data: BenchData): string[] {
+  const runs = data.runs.filter((r) => (r.pairs?.length ?? 0) > 0);
   if (runs.length === 0) return [];
   const lines = [
-    '### Ratio rounds',
+    '### Ratio pairs',
     '',
-    'Peak runs repeated on fresh processes, the server measured first alternating; the ratio targets take the median round.',
+    `Both servers started anew after the full runs above and kept up, each warmed up, then loaded in turn by one generator, the order alternating (bench/paired-phases.ts); a pair where either phase lost more than ${PAIR_DISTURBED_CORES} cores to steal or other processes is measured again (tries). The ratio targets take the median pair.`,
     '',
-    '| scenario | round | first | reference msg/s | gateway msg/s | gateway / reference | CPU s / 1,000 msg: reference, gateway (sandbox) |',
-    '|---|---:|---|---:|---:|---:|---:|',
+    '| scenario | pair | first | reference msg/s | gateway msg/s | gateway / reference | CPU ms a message: reference, gateway | steal + other load (cores): reference, gateway | tries |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const run of runs) {
-    const pairs = [{ gateway: run.gateway, reference: run.reference }, ...(run.rounds ?? [])];
-    pairs.forEach((x, i) => {
+    run.pairs!.forEach((p, i) => {
       lines.push(
-        `| (${run.scenario.id}) | ${i + 1} | ${firstInRound(i + 1)} | ${f0(x.reference?.peak?.msgPerSec)} | ${f0(x.gateway?.peak?.msgPerSec)} | ${pct(pairRatio(x.gateway, x.reference))} | ${f2(x.reference?.cpuSecPer1000)}, ${f2(x.gateway?.cpuSecPer1000)} (${f2(x.gateway?.sandboxCpuSecPer1000)}) |`,
+        `| (${run.scenario.id}) | ${i + 1} | ${p.first} | ${f0(p.reference.msgPerSec)} | ${f0(p.gateway.msgPerSec)} | ${pct(pairRatio(p))} | ${f3(p.reference.cpuMsPerMessage)}, ${f3(p.gateway.cpuMsPerMessage)} | ${f2(p.reference.othersCores)}, ${f2(p.gateway.othersCores)} | ${p.tries} |`,
       );
     });
-    lines.push(`| (${run.scenario.id}) | median | | | | **${pct(ratio(run))}** | |`);
+    lines.push(`| (${run.scenario.id}) | median | | | | **${pct(ratio(run))}** | | | |`);
   }
   lines.push('');
   return lines;
@@ -91,7 +91,7 @@ function scenarioTable(data: BenchData): string[] {
         `(${run.scenario.id}) ${run.scenario.title}`,
         m.server,
         f0(p?.msgPerSec),
-        m.server === 'gateway' ? pct(pairRatio(run.gateway, run.reference)) : '',
+        m.server === 'gateway' ? pct(runRatio(run.gateway, run.reference)) : '',
         `${f2(p?.latency.p50)} / ${f2(p?.latency.p99)}`,
         f1(p?.newConnPerSec),
         `${f0(p?.banner.p50)} / ${f0(p?.banner.p99)}`,
@@ -127,7 +127,7 @@ export function renderSection(data: BenchData): string {
     '',
     ...scenarioTable(data),
     '',
-    ...roundsTable(data),
+    ...pairsTable(data),
     '![End-of-DATA latency percentiles, gateway vs reference](benchmarks-latency.svg)',
     '',
   ];

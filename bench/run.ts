@@ -30,11 +30,12 @@ import { flameGraph } from './flamegraph.ts';
 import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
 import { summarise } from './profile-summary.ts';
 import type { BenchData, ProfileRun, ScenarioRun } from './bench-data.ts';
-import { pct } from './format.ts';
+import { f0, pct } from './format.ts';
 import { oneLine, renderSection, updateDoc } from './report.ts';
 import { customScenario, matrixScenarios, scenarios } from './scenarios.ts';
 import { ALL, parseArgs } from './run-args.ts';
-import { evaluateTargets, firstInRound, ratio } from './targets.ts';
+import { evaluateTargets, ratio } from './targets.ts';
+import { measurePairs, pairRatio } from './paired-phases.ts';
 import { makeCertificate, REPO } from './servers.ts';
 
 /** The last commit that touched src/ (what the gateway ran), + a note when src/ has local changes. */
@@ -96,18 +97,23 @@ async function main(): Promise<void> {
     console.log('  ' + oneLine(r));
     console.log('  ' + oneLine(g, r));
     const run: ScenarioRun = { scenario: { id: s.id, title: s.title }, gateway: g, reference: r };
-    const peakOnly = { ...s, halfRatePhase: false, pollMetrics: false };
-    for (let round = 2; round <= (s.ratioRounds ?? 1); round++) {
-      // Neither server is always measured second (firstInRound); object fields run in order.
-      const peak = (server: 'gateway' | 'reference') => measureStable(peakOnly, server, base);
-      const extra =
-        firstInRound(round) === 'reference'
-          ? { reference: await peak('reference'), gateway: await peak('gateway') }
-          : { gateway: await peak('gateway'), reference: await peak('reference') };
-      console.log(`  round ${round}: ` + oneLine(extra.gateway, extra.reference));
-      (run.rounds ??= []).push(extra);
+    if (s.ratioPairs) {
+      try {
+        run.pairs = await measurePairs(s, base, {
+          pairs: s.ratioPairs,
+          seconds: s.pairSeconds ?? 8,
+          onPair: (p, i) =>
+            console.log(
+              `  pair ${i + 1} (${p.first} first, ${p.tries} ${p.tries === 1 ? 'try' : 'tries'}): gateway ${f0(p.gateway.msgPerSec)}, reference ${f0(p.reference.msgPerSec)} msg/s: ${pct(pairRatio(p))}`,
+            ),
+        });
+        console.log(`  ratio, median of ${run.pairs.length} paired phases: ${pct(ratio(run))}`);
+      } catch (err) {
+        // The verdict falls back to the full runs' ratio, and says why.
+        run.pairsFailure = (err as Error).message.split('\n')[0];
+        console.log(`  paired phases FAILED: ${run.pairsFailure}`);
+      }
     }
-    if (run.rounds) console.log(`  ratio, median of ${run.rounds.length + 1} rounds: ${pct(ratio(run))}`);
     data.runs.push(run);
   }
 

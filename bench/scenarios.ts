@@ -31,11 +31,12 @@ export interface Scenario {
   /** Poll the gateway's /metrics every 100 ms during the measured run. */
   pollMetrics?: boolean;
   /**
-   * Peak-only rounds after the first, gateway and reference alternating which goes first
-   * (R G, then G R, ...): the ratio target is judged on the median round, because this
-   * machine's speed drifts by tens of percent between two consecutive minutes.
+   * After the full run on each server, this many paired phases of `pairSeconds` on both
+   * servers kept up (bench/paired-phases.ts): the ratio target is judged on the median
+   * pair, because this machine's speed drifts by tens of percent between two minutes.
    */
-  ratioRounds?: number;
+  ratioPairs?: number;
+  pairSeconds?: number;
   /** Hard cap for the whole scenario on one server. */
   capMs: number;
 }
@@ -57,7 +58,8 @@ export function scenarios(quick: boolean): Scenario[] {
       warmup,
       halfRatePhase: true,
       pollMetrics: true,
-      ratioRounds: quick ? 1 : 5,
+      ratioPairs: quick ? 1 : 11,
+      pairSeconds: quick ? 2 : 8,
       capMs: 5 * d + 60_000,
     },
     {
@@ -65,7 +67,8 @@ export function scenarios(quick: boolean): Scenario[] {
       title: 'one message per new TLS connection, 500 sessions',
       load: { ...base, sessions: 500, messagesPerConnection: 1, maxMessages: 100_000 },
       warmup: { ...warmup, maxMessages: quick ? 300 : 10_000 },
-      ratioRounds: quick ? 1 : 5,
+      ratioPairs: quick ? 1 : 11,
+      pairSeconds: quick ? 2 : 8,
       capMs: 2 * d + 60_000,
     },
     {

@@ -1,12 +1,14 @@
 /**
  * The issue's targets, judged on a run: the gateway/reference ratios (the median of the
- * interleaved rounds) and the latency, memory, banner and /metrics bounds.
+ * paired phases) and the latency, memory, banner and /metrics bounds.
  */
 import type { BenchData, ScenarioRun } from './bench-data.ts';
 import { f0, f1, f2, pct } from './format.ts';
 import type { Measurement } from './measure.ts';
+import { medianPairRatio, pairRatio } from './paired-phases.ts';
 
-export function pairRatio(
+/** gateway / reference msg/s of one measurement of each (a scenario's full run). */
+export function runRatio(
   gateway: Measurement | undefined,
   reference: Measurement | undefined,
 ): number | undefined {
@@ -15,32 +17,21 @@ export function pairRatio(
   return g !== undefined && r ? g / r : undefined;
 }
 
-/** gateway / reference msg/s of every round measured, the first (full) round first. */
-export function roundRatios(run: ScenarioRun): number[] {
-  return [
-    pairRatio(run.gateway, run.reference),
-    ...(run.rounds ?? []).map((x) => pairRatio(x.gateway, x.reference)),
-  ].filter((x): x is number => x !== undefined);
-}
-
-/** The scenario's ratio: the median round's (the only round's when there is one). */
+/** The scenario's ratio: the median paired phase's when it has them, else its full run's. */
 export function ratio(run: ScenarioRun): number | undefined {
-  const all = roundRatios(run).sort((x, y) => x - y);
-  if (all.length === 0) return undefined;
-  const mid = all.length >> 1;
-  return all.length % 2 === 1 ? all[mid] : ((all[mid - 1] as number) + (all[mid] as number)) / 2;
-}
-
-/** Which server a ratio round (1-based) measures first: the reference in even rounds. */
-export function firstInRound(round: number): 'gateway' | 'reference' {
-  return round % 2 === 0 ? 'reference' : 'gateway';
+  return run.pairs?.length ? medianPairRatio(run.pairs) : runRatio(run.gateway, run.reference);
 }
 
 export function ratioText(run: ScenarioRun, median: number | undefined): string {
-  const all = roundRatios(run);
-  return all.length < 2
-    ? pct(median)
-    : `${pct(median)} (median of ${all.length} interleaved rounds: ${all.map((x) => pct(x)).join(', ')})`;
+  if (!run.pairs?.length)
+    return run.pairsFailure
+      ? `${pct(median)} (the full runs alone: paired phases failed, ${run.pairsFailure})`
+      : pct(median);
+  const all = run.pairs.map(pairRatio).sort((x, y) => x - y);
+  return (
+    `${pct(median)} (median of ${all.length} paired phases, ${pct(all[0])}–${pct(all.at(-1))}; ` +
+    `the full runs alone: ${pct(runRatio(run.gateway, run.reference))})`
+  );
 }
 
 export interface TargetRow {
