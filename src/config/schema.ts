@@ -164,7 +164,7 @@ export const CONFIG_VARIABLES = {
   DEDUP_MAX_ENTRIES: [
     int(1_000, 10_000_000),
     '1000000',
-    'ledger records kept in memory without Redis, by the primary and again by each worker (~100 bytes each per process); past it the oldest go first',
+    'ledger records kept in memory without Redis, by the primary and again by each worker (~60 bytes each per process); past it the oldest go first',
   ],
   DEDUP_SHARE_DELAY_MS: [
     int(0, 600_000),

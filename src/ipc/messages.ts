@@ -28,7 +28,16 @@ export interface TlsMaterial {
  * - primary: the store is Redis (fleet-wide); every lookup asks the primary.
  */
 export type LedgerInit =
-  { mode: 'replicated'; entries: Array<[key: string, expiresAt: number]> } | { mode: 'primary' };
+  | {
+      mode: 'replicated';
+      entries: Array<[key: string, expiresAt: number]>;
+      /**
+       * 'memory': the keys are in memoryLedgerKey's form (src/delivery/ledger.ts), as the
+       * primary keeps them; absent: wire keys (a primary from before that form).
+       */
+      keys?: 'memory';
+    }
+  | { mode: 'primary' };
 
 /**
  * How a worker learns of AUTH lockouts:

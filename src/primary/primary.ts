@@ -94,7 +94,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     redis
       ? { ledger: { mode: 'primary' }, lockouts: { mode: 'primary' } }
       : {
-          ledger: { mode: 'replicated', entries: memory.ledgerEntries() },
+          ledger: { mode: 'replicated', entries: memory.ledgerEntries(), keys: 'memory' },
           lockouts: { mode: 'local', active: memory.activeLockouts() },
         },
   );

@@ -21,7 +21,7 @@
  * on another connection, within 50 ms; the ledger was always best-effort (bounded, lost
  * with the pod).
  */
-import type { DeliveryLedger } from '../delivery/ledger.ts';
+import { memoryLedgerKey, type DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
 import { NotifyBatch } from '../ipc/notify-batch.ts';
 
@@ -31,7 +31,10 @@ const DEFAULT_MAX_ENTRIES = 1_000_000;
 const DEFAULT_BATCH_MS = 50;
 
 export class ReplicatedLedger implements DeliveryLedger {
-  /** key → expiry in whole seconds since the epoch (a small integer: no boxed double per entry). */
+  /**
+   * memoryLedgerKey(key) → expiry in whole seconds since the epoch (a small integer: no
+   * boxed double per entry).
+   */
   readonly #map = new Map<string, number>();
   readonly #max: number;
   readonly #now: () => number;
@@ -51,22 +54,26 @@ export class ReplicatedLedger implements DeliveryLedger {
     );
   }
 
-  /** The primary's entries at init: [key, expiresAt epoch ms]. */
-  seed(entries: ReadonlyArray<readonly [string, number]>): void {
-    for (const [key, expiresAt] of entries) this.#put(key, Math.floor(expiresAt / 1000));
+  /**
+   * The primary's entries at init: [key, expiresAt epoch ms], the keys in memory form
+   * (LedgerInit's `keys: 'memory'`) or, from a primary that predates it, wire keys.
+   */
+  seed(entries: ReadonlyArray<readonly [string, number]>, keys: 'memory' | 'wire' = 'wire'): void {
+    for (const [key, expiresAt] of entries)
+      this.#put(keys === 'memory' ? key : memoryLedgerKey(key), Math.floor(expiresAt / 1000));
   }
 
   /** Keys recorded by another worker. */
   apply(keys: readonly string[], ttlSeconds: number): void {
     const until = Math.floor(this.#now() / 1000) + ttlSeconds;
-    for (const key of keys) this.#put(key, until);
+    for (const key of keys) this.#put(memoryLedgerKey(key), until);
   }
 
   async accepted(keys: string[]): Promise<Set<string>> {
     const now = this.#now() / 1000;
     const out = new Set<string>();
     for (const k of keys) {
-      const until = this.#map.get(k);
+      const until = this.#map.get(memoryLedgerKey(k));
       if (until !== undefined && until > now) out.add(k);
     }
     return out;

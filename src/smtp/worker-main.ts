@@ -129,7 +129,7 @@ export function runWorker(): void {
             batchMs: message.config.DEDUP_SHARE_DELAY_MS,
             maxEntries: message.config.DEDUP_MAX_ENTRIES,
           });
-          replica.seed(message.ledger.entries);
+          replica.seed(message.ledger.entries, message.ledger.keys ?? 'wire');
         }
         if (message.lockouts.mode === 'local') lockouts = new LocalLockouts(message.lockouts.active);
         void start(message, replica ?? new IpcLedger(link)).catch((err: Error) => {

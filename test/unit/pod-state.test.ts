@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConnectionTable } from '../../src/primary/admission.ts';
 import { MemoryStore } from '../../src/primary/pod-state/memory-store.ts';
+import { memoryLedgerKey } from '../../src/delivery/ledger.ts';
 
 function clock() {
   let t = 1_000_000;
@@ -60,8 +61,8 @@ test('ledger: DEDUP_MAX_ENTRIES bounds it, the oldest go first; entries seed rep
   assert.deepEqual(await store.ledgerAccepted(['k1', 'k2', 'k3', 'k4']), ['k1', 'k3', 'k4']);
   assert.deepEqual(
     store.ledgerEntries().map(([k]) => k),
-    ['k3', 'k1', 'k4'],
-    'oldest first',
+    ['k3', 'k1', 'k4'].map(memoryLedgerKey),
+    'oldest first, in the form the store keeps them',
   );
   // Whole seconds inside the store; the replica's seed takes epoch ms.
   for (const [, expiresAt] of store.ledgerEntries()) assert.equal(expiresAt, (1_000 + 60) * 1000);

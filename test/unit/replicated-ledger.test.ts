@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { WorkerToPrimary } from '../../src/ipc/messages.ts';
+import { ledgerKey, memoryLedgerKey } from '../../src/delivery/ledger.ts';
+import { MemoryStore } from '../../src/primary/pod-state/memory-store.ts';
 import { ReplicatedLedger } from '../../src/smtp/replicated-ledger.ts';
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -71,4 +73,36 @@ test('bounded: the oldest entries go first', async () => {
   ledger.apply(['1', '2', '3', '4'], 60);
   assert.equal(ledger.size, 3);
   assert.deepEqual([...(await ledger.accepted(['1', '2', '3', '4']))], ['2', '3', '4']);
+});
+
+test('keys are kept as 16 bytes of their hash; other strings whole, apart from those', () => {
+  const wire = ledgerKey('account-1', 'Rcpt@Example.com', 'digest');
+  assert.equal(wire.length, 43);
+  const memory = memoryLedgerKey(wire);
+  assert.equal(memory.length, 16);
+  assert.deepEqual(Buffer.from(memory, 'latin1'), Buffer.from(wire, 'base64url').subarray(0, 16));
+  assert.notEqual(memoryLedgerKey(ledgerKey('account-1', 'other@example.com', 'digest')), memory);
+  // Not a ledger key: kept whole, behind a character no 16-byte form has.
+  assert.equal(memoryLedgerKey('k1'), '\u0100k1');
+  const sixteen = memory; // a 16-character string that is not a wire key is not confused with one
+  assert.notEqual(memoryLedgerKey(sixteen), memory);
+  assert.equal(memoryLedgerKey(`${wire.slice(0, 42)}=`), `\u0100${wire.slice(0, 42)}=`, 'not base64url');
+});
+
+test('a replica seeded from the primary store finds the wire keys recorded there, either seed form', async () => {
+  const now = 1_000_000_000_000;
+  const store = new MemoryStore({ threshold: 0, windowMs: 1, durationMs: 1 }, () => now);
+  const keys = Array.from({ length: 50 }, (_, i) => ledgerKey('acct', `r${i}@example.com`, 'd'));
+  await store.ledgerRecord(keys.slice(0, 25), 60);
+  await store.close();
+  const fromStore = new ReplicatedLedger(() => {}, { now: () => now });
+  fromStore.seed(store.ledgerEntries(), 'memory');
+  assert.deepEqual([...(await fromStore.accepted(keys))], keys.slice(0, 25));
+  // A primary from before the memory form seeds wire keys.
+  const fromOld = new ReplicatedLedger(() => {}, { now: () => now });
+  fromOld.seed(
+    keys.slice(0, 25).map((k) => [k, now + 60_000] as const),
+    'wire',
+  );
+  assert.deepEqual([...(await fromOld.accepted(keys))], keys.slice(0, 25));
 });

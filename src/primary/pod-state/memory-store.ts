@@ -4,6 +4,7 @@
  * nothing here may scan or allocate per call beyond a map entry. Expired entries are
  * swept on a timer in bounded batches.
  */
+import { memoryLedgerKey } from '../../delivery/ledger.ts';
 import type { LockoutPolicy, SharedStore } from './store.ts';
 
 interface Bucket {
@@ -21,9 +22,12 @@ const MAX_IP_ENTRIES = 200_000;
 export class MemoryStore implements SharedStore {
   readonly #buckets = new Map<string, Bucket>();
   readonly #failures = new Map<string, Failures>();
-  /** key → expiry in whole seconds since the epoch (a small integer: no boxed double per entry). */
+  /**
+   * memoryLedgerKey(key) → expiry in whole seconds since the epoch (a small integer: no
+   * boxed double per entry).
+   */
   readonly #ledger = new Map<string, number>();
-  /** DEDUP_MAX_ENTRIES: ~100 bytes an entry, here and again in each worker's replica. */
+  /** DEDUP_MAX_ENTRIES: ~60 bytes an entry, here and again in each worker's replica. */
   readonly #maxLedgerEntries: number;
   readonly #lockout: LockoutPolicy;
   readonly #now: () => number;
@@ -97,19 +101,23 @@ export class MemoryStore implements SharedStore {
 
   async ledgerAccepted(keys: readonly string[]): Promise<string[]> {
     const now = this.#now() / 1000;
-    return keys.filter((k) => (this.#ledger.get(k) ?? 0) > now);
+    return keys.filter((k) => (this.#ledger.get(memoryLedgerKey(k)) ?? 0) > now);
   }
 
   async ledgerRecord(keys: readonly string[], ttlSeconds: number): Promise<void> {
     const expires = Math.floor(this.#now() / 1000) + ttlSeconds;
-    for (const key of keys) {
+    for (const wireKey of keys) {
+      const key = memoryLedgerKey(wireKey);
       if (this.#ledger.size >= this.#maxLedgerEntries) this.#evictOldest(this.#ledger);
       this.#ledger.delete(key); // re-insert so Map order stays oldest-first
       this.#ledger.set(key, expires);
     }
   }
 
-  /** Unexpired ledger entries [key, expiresAt ms], oldest first: seeds a new worker's replica. */
+  /**
+   * Unexpired ledger entries [key in memory form, expiresAt ms], oldest first: seeds a new
+   * worker's replica (LedgerInit `keys: 'memory'`).
+   */
   ledgerEntries(): Array<[string, number]> {
     const now = this.#now() / 1000;
     const out: Array<[string, number]> = [];
