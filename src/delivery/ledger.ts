@@ -34,10 +34,10 @@ export function ledgerKey(accountKey: string, recipient: string, digest: string)
  * replica): the first 16 of its 32 hash bytes as a 16-character latin1 string. An entry
  * then takes 61 bytes of V8 heap instead of 93 (1,000,000 keys in a ReplicatedLedger or a
  * MemoryStore: 59 MiB a process instead of 89); 128 bits keep collisions out of reach.
- * Converting costs ~0.2 µs a key, four a delivered message across a two-worker pod. Keys on the wire (IPC, Redis) stay ledgerKey's
- * 43-character base64url, so nothing outside a process's memory changes. Any other
- * string (the tests' keys) is kept whole behind a character no 16-byte form contains,
- * so the two kinds never meet.
+ * Converting costs ~0.2 µs a key, four keys a delivered message across a two-worker pod.
+ * Keys on the wire (IPC, Redis) stay ledgerKey's 43-character base64url, so nothing
+ * outside a process's memory changes. Any other string (the tests' keys) is kept whole
+ * behind a character no 16-byte form contains, so the two kinds never meet.
  */
 export function memoryLedgerKey(key: string): string {
   return key.length === 43 && WIRE_KEY.test(key)
