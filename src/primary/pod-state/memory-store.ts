@@ -2,8 +2,7 @@
  * SharedStore in the primary's memory. Every operation is O(1) amortised and
  * synchronous underneath: the primary's event loop hands out every connection, so
  * nothing here may scan or allocate per call beyond a map entry (and a ledger key's
- * 16-byte memory form). Expired entries are
- * swept on a timer in bounded batches.
+ * 16-byte memory form). Expired entries are swept on a timer in bounded batches.
  */
 import { memoryLedgerKey } from '../../delivery/ledger.ts';
 import type { LockoutPolicy, SharedStore } from './store.ts';
