@@ -21,7 +21,7 @@ import type { RunResult, RunSpec } from './load-generator.ts';
 import { cpuSeconds, treePids } from './proc-stats.ts';
 import { DEMO_USER } from '../src/sandbox/server.ts';
 import { scenarios } from './scenarios.ts';
-import { makeCertificate, startGateway, type ServerTree } from './servers.ts';
+import { LOOPBACK_SOURCES, makeCertificate, startGateway, type ServerTree } from './servers.ts';
 
 const args = process.argv.slice(2);
 const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
@@ -46,7 +46,7 @@ const generators = [
   await GeneratorProc.start(A_LOAD.sessions + 256),
 ];
 // Each generator its own half of 127.0.0.x, so the two never share ephemeral ports.
-const sources = (half: number) => Array.from({ length: 20 }, (_, i) => `127.0.0.${2 + half * 20 + i}`);
+const sources = (half: number) => LOOPBACK_SOURCES.slice(half * 20, half * 20 + 20);
 /** [other, this]; fresh each round, started in turn in alternate orders. */
 let trees: ServerTree[] = [];
 

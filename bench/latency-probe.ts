@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { GeneratorProc } from './generator-proc.ts';
 import type { RunResult, RunSpec } from './load-generator.ts';
 import { probeArgs } from './probe-args.ts';
-import { makeCertificate, startGateway } from './servers.ts';
+import { LOOPBACK_SOURCES, makeCertificate, startGateway } from './servers.ts';
 import { histogramBuckets, observedBetween } from './histogram.ts';
 import { percentiles } from './stats.ts';
 
@@ -37,7 +37,7 @@ try {
   const spec: RunSpec = {
     host: '127.0.0.1',
     port: tree.smtpPort,
-    sources: Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`),
+    sources: [...LOOPBACK_SOURCES],
     user: 'demo@cakemail.test',
     pass: 'demo-password',
     from: 'demo@cakemail.test',

@@ -6,12 +6,11 @@
  */
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GeneratorProc } from './generator-proc.ts';
 import { histogramBuckets, observedBetween } from './histogram.ts';
 import type { HoldResult, RunResult, RunSpec, Target } from './load-generator.ts';
-import { cpuSeconds, machineCpuSeconds, TreeSampler, treePids, waitForQuiet } from './proc-stats.ts';
+import { cpuSeconds, cpuWindow, TreeSampler, treePids, waitForQuiet } from './proc-stats.ts';
 import type { Scenario } from './scenarios.ts';
 import {
   NULL_MAIL_SIDE_USER,
@@ -268,28 +267,20 @@ export async function measure(
       'probed',
       s.load.durationMs + 30_000,
     );
-    const genPids = [gen.pid, ...(holder ? [holder.pid] : [])];
-    const pids = treePids(tree.roots);
-    const cpu0 = cpuSeconds(pids);
-    const gen0 = cpuSeconds(genPids);
     const sandboxPids = tree.sandboxUrl ? treePids(tree.roots.slice(1)) : [];
     const sandbox0 = cpuSeconds(sandboxPids);
-    const machine0 = machineCpuSeconds();
-    const t0 = performance.now();
+    const window = cpuWindow(tree.roots, [gen.pid, ...(holder ? [holder.pid] : [])]);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     const peak = phase(await run(spec(`${s.id}-peak-${Date.now()}`)));
     m.peakWindowUs = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
-    const cpu = cpuSeconds(treePids(tree.roots)) - cpu0;
-    const genCpu = cpuSeconds(genPids) - gen0;
-    const machine = machineCpuSeconds().busy - machine0.busy;
-    const wall = (performance.now() - t0) / 1000;
+    const { cpu, wall, othersCores } = window.end();
     m.peak = peak;
     m.cpuSecPer1000 = peak.messages > 0 ? (cpu / peak.messages) * 1000 : NaN;
     if (sandboxPids.length)
       m.sandboxCpuSecPer1000 =
         peak.messages > 0 ? ((cpuSeconds(sandboxPids) - sandbox0) / peak.messages) * 1000 : NaN;
     m.serverCores = cpu / wall;
-    m.othersCores = Math.max(0, (machine - cpu - genCpu) / wall);
+    m.othersCores = othersCores;
     if (probe && m.hold) m.hold.probeBanner = percentiles((await probe).bannerMs);
     if (server === 'gateway' && s.pollMetrics && tree.httpPort) {
       // Its own phase, the same closed-loop load: a scrape every 100 ms is a load of its

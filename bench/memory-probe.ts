@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Holder } from './load-generator.ts';
 import { probeArgs } from './probe-args.ts';
-import { makeCertificate, startGateway } from './servers.ts';
+import { LOOPBACK_SOURCES, makeCertificate, startGateway } from './servers.ts';
 
 const { count, env } = probeArgs(process.argv.slice(2), 5000);
 
@@ -53,7 +53,7 @@ const pids = new Map<number, string>([[tree.primaryPid!, 'primary']]);
 for (const w of await children(tree.primaryPid!)) pids.set(w, 'worker');
 await report('at rest', pids);
 const holder = new Holder();
-const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
+const sources = [...LOOPBACK_SOURCES];
 const held = await holder.hold({
   host: '127.0.0.1',
   port: tree.smtpPort,

@@ -16,11 +16,10 @@
  * still moves within a pair (one run's pairs spread 42-55 %), but 11 pairs fit in the time
  * five rounds took, and both servers are measured in steady state, as in service.
  */
-import { performance } from 'node:perf_hooks';
 import { GeneratorProc } from './generator-proc.ts';
 import type { RunResult } from './load-generator.ts';
 import { startServer, targetOf, type MeasureContext } from './measure.ts';
-import { cpuSeconds, machineCpuSeconds, treePids, waitForQuiet } from './proc-stats.ts';
+import { cpuWindow, waitForQuiet } from './proc-stats.ts';
 import type { Scenario } from './scenarios.ts';
 import type { ServerTree } from './servers.ts';
 
@@ -74,11 +73,7 @@ export async function measurePairs(
     /** One closed-loop phase of the scenario's load on one server. */
     const phase = async (server: 'gateway' | 'reference', durationMs: number, maxMessages: number) => {
       const tree = trees[server]!;
-      const pids = treePids(tree.roots);
-      const cpu0 = cpuSeconds(pids);
-      const gen0 = cpuSeconds([gen.pid]);
-      const machine0 = machineCpuSeconds();
-      const t0 = performance.now();
+      const window = cpuWindow(tree.roots, [gen.pid]);
       const { result } = await gen.request<{ result: RunResult }>(
         {
           type: 'run',
@@ -93,19 +88,14 @@ export async function measurePairs(
         'result',
         durationMs + 30_000,
       );
-      const wall = (performance.now() - t0) / 1000;
-      const cpu = cpuSeconds(pids) - cpu0;
-      const machine = machineCpuSeconds();
+      const { cpu, othersCores, stealCores } = window.end();
       if (result.errors > 0)
         throw new Error(`${server}: ${result.errors} errors (${result.errorSamples.slice(0, 2).join('; ')})`);
       return {
         msgPerSec: result.messages / (result.elapsedMs / 1000),
         cpuMsPerMessage: (cpu * 1000) / Math.max(1, result.messages),
-        othersCores: Math.max(
-          0,
-          (machine.busy - machine0.busy - cpu - (cpuSeconds([gen.pid]) - gen0)) / wall,
-        ),
-        stealCores: (machine.steal - machine0.steal) / wall,
+        othersCores,
+        stealCores,
       } satisfies PairedPhase;
     };
 

@@ -9,6 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 const conf = (name: string, fallback: number): number => {
   try {
@@ -207,6 +208,44 @@ export function machineCpuSeconds(): { busy: number; total: number; steal: numbe
   const total = cols.reduce((a, b) => a + b, 0);
   const idle = (cols[3] ?? 0) + (cols[4] ?? 0);
   return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK, steal: (cols[7] ?? 0) / CLK_TCK };
+}
+
+/** What cpuWindow's end() reports for the interval since its start. */
+export interface CpuWindow {
+  /** Wall-clock seconds. */
+  wall: number;
+  /** CPU seconds of the server tree (its pids read again at the end: a new worker counts). */
+  cpu: number;
+  /** Cores used by neither the tree nor the generators, steal included. */
+  othersCores: number;
+  /** Cores the hypervisor took from this VM (all vCPUs together). */
+  stealCores: number;
+}
+
+/**
+ * Starts measuring the CPU of a server tree (by its roots), of the load generators and of
+ * the rest of the machine; end() reads them again. What bench/measure.ts and
+ * bench/paired-phases.ts judge a measurement's disturbance by.
+ */
+export function cpuWindow(roots: readonly number[], generatorPids: readonly number[]): { end(): CpuWindow } {
+  const cpu0 = cpuSeconds(treePids(roots));
+  const gen0 = cpuSeconds(generatorPids);
+  const machine0 = machineCpuSeconds();
+  const t0 = performance.now();
+  return {
+    end() {
+      const wall = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(treePids(roots)) - cpu0;
+      const gen = cpuSeconds(generatorPids) - gen0;
+      const machine = machineCpuSeconds();
+      return {
+        wall,
+        cpu,
+        othersCores: Math.max(0, (machine.busy - machine0.busy - cpu - gen) / wall),
+        stealCores: (machine.steal - machine0.steal) / wall,
+      };
+    },
+  };
 }
 
 /**

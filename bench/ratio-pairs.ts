@@ -11,7 +11,7 @@ import { f0, pct } from './format.ts';
 import { measurePairs, medianPairRatio, pairRatio } from './paired-phases.ts';
 import { numberOption } from './probe-args.ts';
 import { scenarios } from './scenarios.ts';
-import { makeCertificate } from './servers.ts';
+import { LOOPBACK_SOURCES, makeCertificate } from './servers.ts';
 
 const args = process.argv.slice(2);
 const id = args.includes('--scenario') ? args[args.indexOf('--scenario') + 1] : 'a';
@@ -26,7 +26,7 @@ const seconds = numberOption(args, '--seconds', s.pairSeconds!);
 const dataDir = await mkdtemp(join(tmpdir(), 'ratio-pairs-'));
 try {
   const cert = await makeCertificate(join(dataDir, 'tls'));
-  const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
+  const sources = [...LOOPBACK_SOURCES];
   console.log(`(${s.id}) ${s.title}: ${pairs} pairs of ${seconds} s phases`);
   const measured = await measurePairs(
     s,

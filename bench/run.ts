@@ -36,7 +36,7 @@ import { customScenario, matrixScenarios, scenarios } from './scenarios.ts';
 import { ALL, parseArgs } from './run-args.ts';
 import { evaluateTargets, ratio } from './targets.ts';
 import { measurePairs, pairRatio } from './paired-phases.ts';
-import { makeCertificate, REPO } from './servers.ts';
+import { LOOPBACK_SOURCES, makeCertificate, REPO } from './servers.ts';
 
 /** The last commit that touched src/ (what the gateway ran), + a note when src/ has local changes. */
 function gitCommit(): string {
@@ -57,8 +57,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const dataDir = await mkdtemp(join(tmpdir(), 'gw-bench-'));
   const cert = await makeCertificate(join(dataDir, 'tls'), opts.certKey);
-  // 127.0.0.0/8 is all loopback on Linux: 40 source addresses, 28k ephemeral ports each.
-  const sources = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
+  const sources = [...LOOPBACK_SOURCES];
   const gateway: GatewaySettings = {
     workers: opts.workers,
     sched: opts.sched,

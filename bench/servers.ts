@@ -21,6 +21,12 @@ const NODE = process.execPath;
 export const NULL_MAIL_SIDE = join(REPO, 'test/fixtures/test-mail-side.ts');
 export const NULL_MAIL_SIDE_USER = { user: 'user@test.example', pass: 'Tr0ub4dor&3-not-in-logs' };
 
+/**
+ * Source addresses the generators bind to, in turn: 127.0.0.0/8 is all loopback on Linux,
+ * so 40 addresses give 40 × 28k ephemeral ports (no exhaustion at high connection rates).
+ */
+export const LOOPBACK_SOURCES: readonly string[] = Array.from({ length: 40 }, (_, i) => `127.0.0.${i + 2}`);
+
 export interface ServerTree {
   kind: 'gateway' | 'reference';
   smtpPort: number;

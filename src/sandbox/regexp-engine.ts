@@ -20,8 +20,9 @@ const LAST_QUARTET = /^(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)
  * first '='; re-encoded, its output holds only alphabet characters before its own padding.
  * So the output's text before its last group is the input's exactly when the input's is
  * all alphabet characters (groups of four without padding decode and re-encode to
- * themselves; equal text means equal length too). The last group is left to LAST_QUARTET because its padded
- * forms may carry bits the encoder writes as zeros (`AB==` comes back as `AA==`).
+ * themselves; equal text means equal length too). The last group is left to LAST_QUARTET
+ * because its padded forms may carry bits the encoder writes as zeros (`AB==` comes back
+ * as `AA==`).
  */
 export function isCanonicalBase64(s: string): boolean {
   if (s.length % 4 !== 0) return false;
