@@ -1,34 +1,14 @@
 /**
  * pino loggers. One root logger per process tagged with its role (and worker slot);
- * sessions take a child tagged with the session id. Redaction is the backstop: code
- * never passes passwords, AUTH payloads or tokens to a logger in the first place.
+ * sessions take a child tagged with the session id. Every line passes through
+ * redactSecrets (log-redaction.ts), the backstop: code never passes passwords, AUTH
+ * payloads or tokens to a logger in the first place.
  */
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { redactSecrets } from './log-redaction.ts';
 
 export type { Logger };
-
-export const REDACTED_PATHS = [
-  'password',
-  '*.password',
-  'pass',
-  '*.pass',
-  'token',
-  '*.token',
-  'accessToken',
-  '*.accessToken',
-  'access_token',
-  '*.access_token',
-  'refresh_token',
-  '*.refresh_token',
-  'refreshToken',
-  '*.refreshToken',
-  'authorization',
-  '*.authorization',
-  '*.headers.authorization',
-  'key',
-  '*.key',
-];
 
 export interface LogOptions {
   level: string;
@@ -46,7 +26,7 @@ export function createLogger(opts: LogOptions): Logger {
   const options = {
     level: opts.level,
     base,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    hooks: { streamWrite: redactSecrets },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (opts.format === 'pretty') {

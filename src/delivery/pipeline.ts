@@ -128,7 +128,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
   ): Promise<DeliveryReceipt> {
     const queueId = newQueueId();
     // queueId goes in each line rather than in a child logger: pino builds a child's
-    // bindings (through the redaction) at once, a cost per message even when nothing logs.
+    // bindings (their JSON) at once, a cost per message even when nothing logs.
     const log = ctx.log;
     const deadline = Date.now() + config.DELIVERY_DEADLINE_MS;
 
