@@ -10,13 +10,16 @@
  * the same seconds share whatever the host does in them. Each tree gets about half of the
  * two cores, so msg/s is not comparable with bench/run.ts's; CPU a message is the figure.
  * The A/A check (`node bench/ab-gateway.ts /work/main` from /work/main) shows what is noise.
+ * `--env KEY=VALUE` (repeatable) sets a gateway variable in both trees, `--this-env KEY=VALUE`
+ * in this tree only: against its own checkout, that A/Bs a setting in situ
+ * (`node bench/ab-gateway.ts . --this-env LOG_LEVEL=info`).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as ServersModule from './servers.ts';
 import { GeneratorProc } from './generator-proc.ts';
-import { numberOption } from './probe-args.ts';
+import { envOptions, numberOption } from './probe-args.ts';
 import type { RunResult, RunSpec } from './load-generator.ts';
 import { cpuSeconds, treePids } from './proc-stats.ts';
 import { DEMO_USER } from '../src/sandbox/server.ts';
@@ -27,11 +30,16 @@ const args = process.argv.slice(2);
 const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 const option = (name: string, fallback: number) => numberOption(args, name, fallback);
 if (!other) {
-  console.error('usage: node bench/ab-gateway.ts <path of the other checkout> [--rounds 5] [--seconds 15]');
+  console.error(
+    'usage: node bench/ab-gateway.ts <path of the other checkout> [--rounds 5] [--seconds 15] [--env K=V] [--this-env K=V]',
+  );
   process.exit(2);
 }
 const ROUNDS = option('--rounds', 5);
 const SECONDS = option('--seconds', 15);
+/** Gateway settings of both trees, and of this tree only. */
+const BOTH_ENV = envOptions(args, '--env');
+const THIS_ENV = { ...BOTH_ENV, ...envOptions(args, '--this-env') };
 const WARMUP_SECONDS = 8;
 /** Scenario (a)'s load (50 sessions reusing connections, 5 KB, 1 recipient), bounded by time only. */
 const A_LOAD = scenarios(false).find((s) => s.id === 'a')!.load;
@@ -52,8 +60,8 @@ let trees: ServerTree[] = [];
 
 async function startTrees(otherFirst: boolean): Promise<void> {
   const start = [
-    () => otherServers.startGateway({ ...settings, dataDir: join(dataDir, 'other') }),
-    () => startGateway({ ...settings, dataDir: join(dataDir, 'this') }),
+    () => otherServers.startGateway({ ...settings, dataDir: join(dataDir, 'other'), env: BOTH_ENV }),
+    () => startGateway({ ...settings, dataDir: join(dataDir, 'this'), env: THIS_ENV }),
   ];
   trees = [];
   for (const i of otherFirst ? [0, 1] : [1, 0]) trees[i] = await start[i]!();

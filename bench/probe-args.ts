@@ -4,14 +4,19 @@ export function probeArgs(
   defaultCount: number,
 ): { count: number; env: Record<string, string> } {
   const count = Number(argv.find((a) => /^\d+$/.test(a)) ?? defaultCount);
+  return { count, env: envOptions(argv, '--env') };
+}
+
+/** The KEY=VALUE pairs after each `flag` (`--env`) in `argv`. */
+export function envOptions(argv: readonly string[], flag: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++)
-    if (argv[i] === '--env') {
+    if (argv[i] === flag) {
       const [k, ...v] = (argv[++i] ?? '').split('=');
-      if (!k || v.length === 0) throw new Error('--env needs KEY=VALUE');
+      if (!k || v.length === 0) throw new Error(`${flag} needs KEY=VALUE`);
       env[k] = v.join('=');
     }
-  return { count, env };
+  return env;
 }
 
 /** The number after `--name` in `argv`, or `fallback` when the option is absent. */
