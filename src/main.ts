@@ -15,7 +15,12 @@ try {
   process.stderr.write(err.message + '\n');
   process.exit(78); // EX_CONFIG
 }
-const log = createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, role: 'primary' });
+const log = createLogger({
+  level: config.LOG_LEVEL,
+  format: config.LOG_FORMAT,
+  flushMs: config.LOG_FLUSH_MS,
+  role: 'primary',
+});
 runPrimary(config, log).catch((err: Error) => {
   log.fatal({ event: 'gateway.start_failed', err: err.message, stack: err.stack }, 'gateway failed to start');
   process.exit(1);

@@ -51,6 +51,11 @@ export const CONFIG_VARIABLES = {
   HTTP_PORT: [int(0, 65535), '8080', 'HTTP port for /health/live, /health/ready, /metrics, /'],
   LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino level'],
   LOG_FORMAT: [z.enum(['json', 'pretty']), 'json', 'json for machines, pretty for people'],
+  LOG_FLUSH_MS: [
+    int(0, 60_000),
+    '100',
+    'ms an info line may wait in the log buffer (0 = every line written at once); warnings and errors never wait',
+  ],
   RATE_LIMIT_PER_IP: [
     int(0, 1_000_000),
     '600',

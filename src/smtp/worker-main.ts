@@ -183,6 +183,7 @@ export function runWorker(): void {
     log = createLogger({
       level: config.LOG_LEVEL,
       format: config.LOG_FORMAT,
+      flushMs: config.LOG_FLUSH_MS,
       role: 'worker',
       worker: init.slot,
     });

@@ -62,6 +62,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
     HTTP_PORT: '0',
     SMTP_WORKERS: '2',
     LOG_LEVEL: 'info',
+    // Tests read log lines as they happen (waitForLog, lines right after an action): no
+    // buffering. The buffered default has its own tests (log-buffering.test.ts).
+    LOG_FLUSH_MS: '0',
     DATA_DIR: dataDir,
     DRAIN_TIMEOUT: '10',
     // Tests read /metrics right after an action: every scrape waits for every worker's
