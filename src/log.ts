@@ -24,8 +24,8 @@ export interface LogOptions {
 
 /** Buffered lines are written once they reach this many bytes, or after flushMs. */
 const BUFFER_BYTES = 4096;
-/** pino's number for warn: lines at this level and above are not kept waiting. */
-const WARN = 40;
+/** Lines at this level and above are not kept waiting. */
+const WARN = pino.levels.values.warn ?? 40;
 
 export function createLogger(opts: LogOptions): Logger {
   const base = {
@@ -52,7 +52,13 @@ export function createLogger(opts: LogOptions): Logger {
   // the container runtime). A SIGKILL can cost the last flushMs of info lines; an exit
   // (process.exit, an uncaught exception) writes them, and warnings and errors never wait.
   const destination = pino.destination({ sync: true, minLength: BUFFER_BYTES, periodicFlush: flushMs });
-  process.once('exit', () => destination.flushSync());
+  process.once('exit', () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // Whoever read stdout is gone (EPIPE): there is nowhere left to write the lines.
+    }
+  });
   return pino(
     {
       ...options,

@@ -49,10 +49,10 @@ test('info lines wait in the buffer; exit writes them, in order', async () => {
   assert.deepEqual(r.msgs, ['one', 'two']);
 });
 
-test('a warning writes itself and every line before it at once', async () => {
+test('a warning (from a child logger too) writes itself and every line before it at once', async () => {
   const r = await runLogger(
     60_000,
-    `log.info('before'); log.warn('warned'); console.error('written=' + written()); log.info('after'); process.exit(0);`,
+    `log.info('before'); log.child({ session: 's1' }).warn('warned'); console.error('written=' + written()); log.info('after'); process.exit(0);`,
   );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /written=[1-9]\d*\b/, 'the warning did not wait');
