@@ -50,9 +50,13 @@ async function keepLog(pid: number | undefined, lines: string[]): Promise<void> 
   await writeFile(join(TEST_LOG_DIR, `gateway-${pid}-${Date.now()}.log`), lines.join('\n') + '\n');
 }
 
-export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
-  const dataDir = opts.env?.DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'gw-test-')));
-  const env: Record<string, string> = {
+/** The environment of a test gateway in `dataDir`: loopback, ports 0, two workers, `env` on top. */
+export function gatewayEnv(
+  dataDir: string,
+  env: Record<string, string> = {},
+  testMailSide = true,
+): Record<string, string> {
+  return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     NODE_ENV: 'test',
@@ -70,11 +74,16 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGa
     // Tests read /metrics right after an action: every scrape waits for every worker's
     // fresh answer (the default serves a busy worker's last second; metrics.test.ts).
     METRICS_MAX_STALENESS_MS: '0',
-    ...(opts.testMailSide === false
-      ? {}
-      : { GATEWAY_TEST_MAIL_SIDE: TEST_MAIL_SIDE, CAKEMAIL_API_URL: 'http://127.0.0.1:9' }),
-    ...opts.env,
+    ...(testMailSide
+      ? { GATEWAY_TEST_MAIL_SIDE: TEST_MAIL_SIDE, CAKEMAIL_API_URL: 'http://127.0.0.1:9' }
+      : {}),
+    ...env,
   };
+}
+
+export async function startGateway(opts: GatewayOptions = {}): Promise<RunningGateway> {
+  const dataDir = opts.env?.DATA_DIR ?? (await mkdtemp(join(tmpdir(), 'gw-test-')));
+  const env = gatewayEnv(dataDir, opts.env, opts.testMailSide !== false);
   const [cmd, ...args] = opts.command ?? [process.execPath, join(REPO, 'src/main.ts')];
   const proc = spawn(cmd!, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];

@@ -7,10 +7,9 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { TEST_MAIL_SIDE } from '../helpers/gateway.ts';
+import { REPO, gatewayEnv } from '../helpers/gateway.ts';
 
 const LOG_MODULE = JSON.stringify(new URL('../../src/log.ts', import.meta.url).href);
-const REPO = new URL('../../', import.meta.url).pathname;
 
 /** A child that runs `body` with `log` (createLogger, json, info, flushMs), stdout to a file. */
 async function runLogger(flushMs: number, body: string) {
@@ -86,21 +85,7 @@ test('the gateway buffers (LOG_FLUSH_MS): nothing on stdout when ready, everythi
   const out = await open(file, 'w');
   const child = spawn(process.execPath, [join(REPO, 'src/main.ts')], {
     cwd: REPO,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      NODE_ENV: 'test',
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      SMTP_WORKERS: '2',
-      DATA_DIR: dir,
-      LOG_LEVEL: 'info',
-      LOG_FLUSH_MS: '60000',
-      GATEWAY_TEST_MAIL_SIDE: TEST_MAIL_SIDE,
-      CAKEMAIL_API_URL: 'http://127.0.0.1:9',
-    },
+    env: gatewayEnv(dir, { LOG_FLUSH_MS: '60000' }),
     stdio: ['ignore', out.fd, 'inherit', 'ipc'],
   });
   await out.close();
