@@ -1,8 +1,9 @@
 /**
- * `node bench/ab-gateway.ts <other checkout> [--rounds 5] [--seconds 15]`: this tree's whole
- * gateway (primary, workers, sandbox) against another checkout's, both loaded AT THE SAME
- * TIME with (a)'s load (50 sessions, 5 KB, 1 recipient), each by its own generator. Prints,
- * per round and as the median, each tree's CPU a message over the same seconds.
+ * `node bench/ab-gateway.ts <other checkout> [--rounds 5] [--seconds 15] [--scenario a|b]`:
+ * this tree's whole gateway (primary, workers, sandbox) against another checkout's, both
+ * loaded AT THE SAME TIME with (a)'s load (50 sessions, 5 KB, 1 recipient; `--scenario b`:
+ * one message per new TLS connection), each by its own generator. Prints, per round and as
+ * the median, each tree's CPU a message over the same seconds.
  *
  * Why at the same time: on the microVM of 2026-12-03 gateway-only (a) runs minutes apart
  * measured the same build at 4,007-5,087 msg/s, so a change of a few percent to the SMTP
@@ -31,7 +32,7 @@ const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWit
 const option = (name: string, fallback: number) => numberOption(args, name, fallback);
 if (!other) {
   console.error(
-    'usage: node bench/ab-gateway.ts <path of the other checkout> [--rounds 5] [--seconds 15] [--env K=V] [--this-env K=V]',
+    'usage: node bench/ab-gateway.ts <path of the other checkout> [--rounds 5] [--seconds 15] [--scenario a|b] [--env K=V] [--this-env K=V]',
   );
   process.exit(2);
 }
@@ -41,8 +42,13 @@ const SECONDS = option('--seconds', 15);
 const BOTH_ENV = envOptions(args, '--env');
 const THIS_ENV = { ...BOTH_ENV, ...envOptions(args, '--this-env') };
 const WARMUP_SECONDS = 8;
-/** Scenario (a)'s load (50 sessions reusing connections, 5 KB, 1 recipient), bounded by time only. */
-const A_LOAD = scenarios(false).find((s) => s.id === 'a')!.load;
+const SCENARIO = args.includes('--scenario') ? args[args.indexOf('--scenario') + 1] : 'a';
+if (SCENARIO !== 'a' && SCENARIO !== 'b') {
+  console.error('--scenario takes a or b');
+  process.exit(2);
+}
+/** The scenario's load, bounded by time only. */
+const LOAD = scenarios(false).find((s) => s.id === SCENARIO)!.load;
 
 const dataDir = await mkdtemp(join(tmpdir(), 'ab-gateway-'));
 const cert = await makeCertificate(dataDir);
@@ -50,8 +56,8 @@ const otherServers = (await import(resolve(other, 'bench/servers.ts'))) as typeo
 const settings = { cert, workers: 2, sched: 'rr' as const };
 for (const d of ['other', 'this']) await mkdir(join(dataDir, d));
 const generators = [
-  await GeneratorProc.start(A_LOAD.sessions + 256),
-  await GeneratorProc.start(A_LOAD.sessions + 256),
+  await GeneratorProc.start(LOAD.sessions + 256),
+  await GeneratorProc.start(LOAD.sessions + 256),
 ];
 // Each generator its own half of 127.0.0.x, so the two never share ephemeral ports.
 const sources = (half: number) => LOOPBACK_SOURCES.slice(half * 20, half * 20 + 20);
@@ -75,7 +81,7 @@ function spec(i: number, half: number, seconds: number, tag: string): RunSpec {
     user: DEMO_USER.username,
     pass: DEMO_USER.password,
     from: DEMO_USER.senderEmail,
-    ...A_LOAD,
+    ...LOAD,
     maxMessages: 10_000_000,
     durationMs: seconds * 1000,
     tag,
