@@ -22,8 +22,15 @@ export interface LogOptions {
   flushMs?: number;
 }
 
-/** Buffered lines are written once they reach this many bytes, or after flushMs. */
-const BUFFER_BYTES = 4096;
+/**
+ * A write is whole lines and at most PIPE_BUF bytes, which a pipe writes atomically: the
+ * primary and the workers share stdout (a pipe under pm2 and in a container), and a longer
+ * write can be split by the kernel and interleaved with another process's, cutting lines.
+ * sonic-boom keeps its buffers at most maxWrite long, of whole lines, and writes one once
+ * the total reaches minLength.
+ */
+const PIPE_BUF = 4096;
+const WRITE_AT_BYTES = PIPE_BUF - 512;
 /** Lines at this level and above are not kept waiting. */
 const WARN = pino.levels.values.warn ?? 40;
 
@@ -51,7 +58,12 @@ export function createLogger(opts: LogOptions): Logger {
   // bench (a)'s load (two lines a message), and each one wakes whatever reads stdout (pm2,
   // the container runtime). A SIGKILL can cost the last flushMs of info lines; an exit
   // (process.exit, an uncaught exception) writes them, and warnings and errors never wait.
-  const destination = pino.destination({ sync: true, minLength: BUFFER_BYTES, periodicFlush: flushMs });
+  const destination = pino.destination({
+    sync: true,
+    minLength: WRITE_AT_BYTES,
+    maxWrite: PIPE_BUF,
+    periodicFlush: flushMs,
+  });
   process.once('exit', () => {
     try {
       destination.flushSync();

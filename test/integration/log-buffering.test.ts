@@ -3,7 +3,7 @@
 // gateway (primary and workers) buffers: nothing on stdout at ready, everything after SIGTERM.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -77,6 +77,70 @@ test('an idle process writes its buffer after flushMs', async () => {
   );
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.msgs, ['waiting']);
+});
+
+test('each write is whole lines and at most PIPE_BUF bytes (atomic on a shared pipe)', async () => {
+  // A pipe writes up to PIPE_BUF (4096) bytes atomically; a longer write can be split and
+  // interleaved with another process's, cutting lines. Every write(2) on stdout is recorded.
+  const r = await runLogger(
+    60_000,
+    `const fs = (await import('node:fs')).default;
+     const writeSync = fs.writeSync;
+     const sizes = [];
+     fs.writeSync = function (fd, data, ...rest) {
+       if (fd === 1) sizes.push([Buffer.byteLength(data), String(data).endsWith('\\n')]);
+       return writeSync.call(this, fd, data, ...rest);
+     };
+     for (let i = 0; i < 500; i++) log.info({ i, pad: 'x'.repeat(50 + ((i * 397) % 1500)) }, 'line');
+     console.error(JSON.stringify(sizes));
+     process.exit(0);`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const sizes = JSON.parse(r.stderr) as [number, boolean][];
+  assert.ok(sizes.length > 10, 'lines were batched into writes');
+  for (const [bytes, wholeLines] of sizes) {
+    assert.ok(bytes <= 4096, `a write of ${bytes} bytes`);
+    assert.ok(wholeLines, 'a write ending inside a line');
+  }
+  assert.equal(r.msgs.length, 500);
+});
+
+test('three processes sharing one stdout pipe: every line whole, none lost', async () => {
+  // As the primary and the workers do: three processes inherit one pipe and log long lines
+  // as fast as they can.
+  const PER_PROCESS = 4000;
+  const script = `
+    import { fork } from 'node:child_process';
+    if (process.argv[2] === 'writer') {
+      const { createLogger } = await import(${LOG_MODULE});
+      const log = createLogger({ level: 'info', format: 'json', role: 'tool', flushMs: 20 });
+      for (let i = 0; i < ${PER_PROCESS}; i++) log.info({ i, pad: 'x'.repeat(50 + ((i * 397) % 1500)) }, 'line');
+      process.exit(0);
+    } else {
+      const file = process.argv[1];
+      for (let w = 0; w < 3; w++) fork(file, ['writer'], { stdio: 'inherit' });
+    }
+  `;
+  const dir = await mkdtemp(join(tmpdir(), 'log-interleave-'));
+  const file = join(dir, 'writers.mjs');
+  await writeFile(file, script);
+  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => (text += d));
+  await new Promise((resolve) => child.stdout.once('end', resolve));
+  await rm(dir, { recursive: true, force: true });
+  const lines = text.split('\n').filter(Boolean);
+  const broken = lines.filter((l) => {
+    try {
+      JSON.parse(l);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  assert.deepEqual(broken.slice(0, 3), [], `${broken.length} cut lines`);
+  assert.equal(lines.length, 3 * PER_PROCESS);
 });
 
 test('the gateway buffers (LOG_FLUSH_MS): nothing on stdout when ready, everything after SIGTERM', async () => {
