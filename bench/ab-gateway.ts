@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as ServersModule from './servers.ts';
 import { GeneratorProc } from './generator-proc.ts';
-import { envOptions, numberOption } from './probe-args.ts';
+import { envOptions, numberOption, stringOption } from './probe-args.ts';
 import type { RunResult, RunSpec } from './load-generator.ts';
 import { cpuSeconds, treePids } from './proc-stats.ts';
 import { DEMO_USER } from '../src/sandbox/server.ts';
@@ -42,7 +42,7 @@ const SECONDS = option('--seconds', 15);
 const BOTH_ENV = envOptions(args, '--env');
 const THIS_ENV = { ...BOTH_ENV, ...envOptions(args, '--this-env') };
 const WARMUP_SECONDS = 8;
-const SCENARIO = args.includes('--scenario') ? args[args.indexOf('--scenario') + 1] : 'a';
+const SCENARIO = stringOption(args, '--scenario', 'a');
 if (SCENARIO !== 'a' && SCENARIO !== 'b') {
   console.error('--scenario takes a or b');
   process.exit(2);

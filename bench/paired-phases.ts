@@ -16,6 +16,7 @@
  * still moves within a pair (one run's pairs spread 42-55 %), but 11 pairs fit in the time
  * five rounds took, and both servers are measured in steady state, as in service.
  */
+import { f0, pct } from './format.ts';
 import { GeneratorProc } from './generator-proc.ts';
 import type { RunResult } from './load-generator.ts';
 import { startServer, targetOf, type MeasureContext } from './measure.ts';
@@ -53,6 +54,16 @@ export function medianPairRatio(pairs: readonly RatioPair[]): number | undefined
   if (all.length === 0) return undefined;
   const mid = all.length >> 1;
   return all.length % 2 === 1 ? all[mid] : (all[mid - 1]! + all[mid]!) / 2;
+}
+
+/** One pair for the console: order, tries, both rates, CPU a message and steal, the ratio. */
+export function pairLine(p: RatioPair, index: number): string {
+  const side = (x: PairedPhase) =>
+    `${f0(x.msgPerSec)} msg/s, ${x.cpuMsPerMessage.toFixed(3)} CPU ms a message, steal ${x.stealCores.toFixed(2)} cores`;
+  return (
+    `pair ${index + 1} (${p.first} first, ${p.tries} ${p.tries === 1 ? 'try' : 'tries'}): ` +
+    `gateway ${side(p.gateway)}; reference ${side(p.reference)}; ratio ${pct(pairRatio(p), 1)}`
+  );
 }
 
 const disturbance = (p: RatioPair) => Math.max(p.gateway.othersCores, p.reference.othersCores);

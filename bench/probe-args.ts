@@ -19,8 +19,13 @@ export function envOptions(argv: readonly string[], flag: string): Record<string
   return env;
 }
 
+/** The word after `--name` in `argv`, or `fallback` when the option is absent. */
+export function stringOption(argv: readonly string[], name: string, fallback: string): string {
+  const i = argv.indexOf(name);
+  return i >= 0 ? (argv[i + 1] ?? '') : fallback;
+}
+
 /** The number after `--name` in `argv`, or `fallback` when the option is absent. */
 export function numberOption(argv: readonly string[], name: string, fallback: number): number {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : fallback;
+  return argv.includes(name) ? Number(stringOption(argv, name, '')) : fallback;
 }

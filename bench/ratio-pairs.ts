@@ -7,14 +7,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { f0, pct } from './format.ts';
-import { measurePairs, medianPairRatio, pairRatio } from './paired-phases.ts';
-import { numberOption } from './probe-args.ts';
+import { pct } from './format.ts';
+import { measurePairs, medianPairRatio, pairLine, pairRatio } from './paired-phases.ts';
+import { numberOption, stringOption } from './probe-args.ts';
 import { scenarios } from './scenarios.ts';
 import { LOOPBACK_SOURCES, makeCertificate } from './servers.ts';
 
 const args = process.argv.slice(2);
-const id = args.includes('--scenario') ? args[args.indexOf('--scenario') + 1] : 'a';
+const id = stringOption(args, '--scenario', 'a');
 const s = scenarios(false).find((x) => x.id === id && x.ratioPairs !== undefined);
 if (!s) {
   console.error('usage: node bench/ratio-pairs.ts [--scenario a|b] [--pairs 11] [--seconds 8]');
@@ -34,13 +34,7 @@ try {
     {
       pairs,
       seconds,
-      onPair: (p, i) =>
-        console.log(
-          `pair ${i + 1} (${p.first} first, ${p.tries} ${p.tries === 1 ? 'try' : 'tries'}): ` +
-            `gateway ${f0(p.gateway.msgPerSec)} msg/s, ${p.gateway.cpuMsPerMessage.toFixed(3)} CPU ms a message, ` +
-            `steal ${p.gateway.stealCores.toFixed(2)} cores; reference ${f0(p.reference.msgPerSec)}, ` +
-            `${p.reference.cpuMsPerMessage.toFixed(3)}, steal ${p.reference.stealCores.toFixed(2)}; ratio ${pct(pairRatio(p), 1)}`,
-        ),
+      onPair: (p, i) => console.log(pairLine(p, i)),
     },
   );
   const sorted = measured.map(pairRatio).sort((x, y) => x - y);

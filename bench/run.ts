@@ -30,12 +30,12 @@ import { flameGraph } from './flamegraph.ts';
 import { measure, measureStable, type GatewaySettings, type MeasureContext } from './measure.ts';
 import { summarise } from './profile-summary.ts';
 import type { BenchData, ProfileRun, ScenarioRun } from './bench-data.ts';
-import { f0, pct } from './format.ts';
+import { pct } from './format.ts';
 import { oneLine, renderSection, updateDoc } from './report.ts';
 import { customScenario, matrixScenarios, scenarios } from './scenarios.ts';
 import { ALL, parseArgs } from './run-args.ts';
 import { evaluateTargets, ratio } from './targets.ts';
-import { measurePairs, pairRatio } from './paired-phases.ts';
+import { measurePairs, pairLine } from './paired-phases.ts';
 import { LOOPBACK_SOURCES, makeCertificate, REPO } from './servers.ts';
 
 /** The last commit that touched src/ (what the gateway ran), + a note when src/ has local changes. */
@@ -101,10 +101,7 @@ async function main(): Promise<void> {
         run.pairs = await measurePairs(s, base, {
           pairs: s.ratioPairs,
           seconds: s.pairSeconds ?? 8,
-          onPair: (p, i) =>
-            console.log(
-              `  pair ${i + 1} (${p.first} first, ${p.tries} ${p.tries === 1 ? 'try' : 'tries'}): gateway ${f0(p.gateway.msgPerSec)}, reference ${f0(p.reference.msgPerSec)} msg/s: ${pct(pairRatio(p))}`,
-            ),
+          onPair: (p, i) => console.log(`  ${pairLine(p, i)}`),
         });
         console.log(`  ratio, median of ${run.pairs.length} paired phases: ${pct(ratio(run))}`);
       } catch (err) {

@@ -69,10 +69,13 @@ test('an uncaught exception still writes the buffered lines', async () => {
 });
 
 test('an idle process writes its buffer after flushMs', async () => {
-  // The child stays up until its own line reached stdout: only the periodic flush can write it.
+  // The child stays up until its destination reports a write: only the periodic flush can
+  // make one (the deadline is the failure).
   const r = await runLogger(
     50,
-    `log.info('waiting'); const t = setInterval(() => { if (written() > 0) { clearInterval(t); process.exit(0); } }, 5);
+    `const { symbols } = (await import('pino')).default;
+     log.info('waiting');
+     log[symbols.streamSym].once('write', () => process.exit(written() > 0 ? 0 : 4));
      setTimeout(() => { console.error('never flushed'); process.exit(3); }, 10_000);`,
   );
   assert.equal(r.code, 0, r.stderr);
