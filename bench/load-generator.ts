@@ -38,6 +38,8 @@ export interface RunSpec extends Target {
   ratePerSec: number;
   /** Unique per run: goes into every Subject (see messages.ts). */
   tag: string;
+  /** Each session presents the TLS session ticket of its previous connection (a resuming client). */
+  resumeTls?: boolean;
 }
 
 export interface RunResult {
@@ -82,14 +84,14 @@ class Errors {
   }
 }
 
-async function openSession(t: Target, source: string | undefined): Promise<SmtpConnection> {
+async function openSession(t: Target, source: string | undefined, ticket?: Buffer): Promise<SmtpConnection> {
   const conn = await SmtpConnection.open({
     host: t.host,
     port: t.port,
     ...(source ? { localAddress: source } : {}),
   });
   try {
-    await conn.startTls(EHLO);
+    await conn.startTls(EHLO, ticket);
     await conn.authPlain(t.user, t.pass);
     return conn;
   } catch (err) {
@@ -184,13 +186,14 @@ export async function runLoad(spec: RunSpec): Promise<RunResult> {
     // One message per connection: claim it before connecting, so no connection is opened
     // (and counted) that the deadline then leaves without a message.
     const claimFirst = perConnection === 1;
+    let ticket: Buffer | undefined;
     while (!stopped && started < spec.maxMessages && performance.now() < deadline) {
       let conn: SmtpConnection | undefined;
       try {
         let n = claimFirst ? await claim() : 0;
         if (n < 0) break;
         const source = spec.sources.length ? spec.sources[nextSource++ % spec.sources.length] : undefined;
-        conn = await openSession(spec, source);
+        conn = await openSession(spec, source, spec.resumeTls ? ticket : undefined);
         open.add(conn);
         connections++;
         bannerMs.push(conn.timeToBanner);
@@ -205,6 +208,7 @@ export async function runLoad(spec: RunSpec): Promise<RunResult> {
             errors.add(err);
           }
         }
+        ticket = conn.tlsSession ?? ticket;
         await conn.quit();
       } catch (err) {
         if (!stopped) errors.add(err);

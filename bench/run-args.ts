@@ -44,6 +44,7 @@ export function parseArgs(argv: string[]) {
     else if (a === '--recipients') opts.custom.recipients = count(a, value(), 1);
     else if (a === '--duration') opts.custom.durationMs = count(a, value(), 1) * 1000;
     else if (a === '--rate') opts.custom.ratePerSec = count(a, value(), 0);
+    else if (a === '--resume') opts.custom.resumeTls = true;
     else if (a === '--workers') opts.workers = Number(value());
     else if (a === '--sched') opts.sched = value() === 'none' ? 'none' : 'rr';
     else if (a === '--node-options') opts.nodeOptions = value();

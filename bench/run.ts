@@ -2,12 +2,14 @@
  * `npm run bench` / `node bench/run.ts [--quick] [--scenario a,b,...] [--workers N]
  * [--sched rr|none] [--node-options '<flags for the gateway tree>'] [--env KEY=VALUE ...] [--merge results.json]
  * [--gateway-only] [--cert rsa|ec] [--write|--no-write]
- * [--sessions N] [--per-connection N] [--bytes N[k|m]] [--pdf] [--recipients N] [--duration S] [--rate N]`
+ * [--sessions N] [--per-connection N] [--bytes N[k|m]] [--pdf] [--recipients N] [--duration S] [--rate N]
+ * [--resume]`
  *
  * The load options shape `--scenario custom` (implied when any of them is given; unset
  * fields are (a)'s): `--per-connection` is the messages a session sends on one connection
  * (0 = reuse without limit, 1 = one message per new connection), `--duration` the
- * measured run in seconds, `--rate` a total msg/s to pace at (0 = closed loop).
+ * measured run in seconds, `--rate` a total msg/s to pace at (0 = closed loop), `--resume`
+ * makes each session present the TLS session ticket of its previous connection.
  *
  * `--cert`: the key of the certificate both servers serve: RSA 2048 (default, what the chart's
  * cert-manager Certificate issues) or ECDSA P-256.

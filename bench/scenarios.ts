@@ -15,6 +15,7 @@ export type LoadShape = Pick<
   | 'maxMessages'
   | 'durationMs'
   | 'ratePerSec'
+  | 'resumeTls'
 >;
 
 export interface Scenario {
@@ -127,11 +128,18 @@ export function matrixScenarios(quick: boolean): Scenario[] {
     }));
 }
 
-/** What `--sessions`, `--per-connection`, `--bytes`, `--pdf`, `--recipients`, `--duration`, `--rate` set. */
+/** What `--sessions`, `--per-connection`, `--bytes`, `--pdf`, `--recipients`, `--duration`, `--rate`, `--resume` set. */
 export type CustomLoad = Partial<
   Pick<
     LoadShape,
-    'sessions' | 'messagesPerConnection' | 'messageBytes' | 'pdf' | 'recipients' | 'durationMs' | 'ratePerSec'
+    | 'sessions'
+    | 'messagesPerConnection'
+    | 'messageBytes'
+    | 'pdf'
+    | 'recipients'
+    | 'durationMs'
+    | 'ratePerSec'
+    | 'resumeTls'
   >
 >;
 
@@ -161,6 +169,7 @@ export function customScenario(custom: CustomLoad, quick: boolean): Scenario {
     `${size}${load.pdf ? ' with a PDF attachment' : ''}`,
     `${load.recipients} recipient${load.recipients === 1 ? '' : 's'}`,
     ...(load.ratePerSec > 0 ? [`paced at ${load.ratePerSec} msg/s`] : []),
+    ...(load.resumeTls ? ['TLS sessions resumed'] : []),
   ].join(', ');
   return {
     id: 'custom',

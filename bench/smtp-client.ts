@@ -41,6 +41,8 @@ export class SmtpConnection {
   /** performance.now() when connect() was called, and when the 220 greeting arrived. */
   readonly startedAt: number;
   bannerAt = 0;
+  /** The newest TLS session the server gave (a ticket), to resume on the next connection. */
+  tlsSession: Buffer | undefined;
   #buf = '';
   #multi: string[] = [];
   readonly #replies: Reply[] = [];
@@ -101,8 +103,8 @@ export class SmtpConnection {
     return this.expect(line.split(' ')[0] ?? line, code);
   }
 
-  /** EHLO, STARTTLS, TLS handshake, EHLO again. */
-  async startTls(ehloName: string): Promise<void> {
+  /** EHLO, STARTTLS, TLS handshake (resuming `session` when given), EHLO again. */
+  async startTls(ehloName: string, session?: Buffer): Promise<void> {
     await this.command(`EHLO ${ehloName}`, 250);
     await this.command('STARTTLS', 220);
     const raw = this.socket as Socket;
@@ -112,7 +114,9 @@ export class SmtpConnection {
       servername: 'localhost',
       rejectUnauthorized: false, // self-signed benchmark certificate
       minVersion: 'TLSv1.2',
+      ...(session ? { session } : {}),
     });
+    secure.on('session', (ticket: Buffer) => (this.tlsSession = ticket));
     this.socket = secure;
     this.#attach(secure);
     await new Promise<void>((resolve, reject) => {

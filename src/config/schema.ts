@@ -47,6 +47,11 @@ export const CONFIG_VARIABLES = {
     undefined,
     'PEM private key; unset outside production = self-signed in DATA_DIR',
   ],
+  TLS_SESSION_TIMEOUT: [
+    int(0, 86_400),
+    '3600',
+    'seconds a TLS session ticket resumes a session (no certificate signature); every worker of the pod honours it (0 = no resumption)',
+  ],
   HTTP_HOST: [z.string().min(1), '0.0.0.0', 'address of the health/metrics/status HTTP server'],
   HTTP_PORT: [int(0, 65535), '8080', 'HTTP port for /health/live, /health/ready, /metrics, /'],
   LOG_LEVEL: [z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino level'],

@@ -63,6 +63,11 @@ export interface WorkerRequestMap {
   'lockout.check': { req: { ip: string }; res: { lockedOut: boolean } };
   'ledger.accepted': { req: { keys: string[] }; res: { keys: string[] } };
   'ledger.record': { req: { keys: string[]; ttlSeconds: number }; res: Record<string, never> };
+  /**
+   * Asked last by an exiting worker, its listener closed: the answer comes after every
+   * connection node:cluster handed it before the primary saw the close (worker-main.ts).
+   */
+  'worker.leaving': { req: Record<string, never>; res: Record<string, never> };
 }
 
 /** Requests the primary sends to a worker. */
@@ -105,6 +110,8 @@ export type PrimaryToWorker =
       generation: number;
       config: Config;
       tls: TlsMaterial;
+      /** TLS session ticket keys (48 bytes, base64), the same in every worker: src/primary/ticket-keys.ts. */
+      ticketKeys: string;
       /** Key of the credential HMAC, identical in every worker so caches agree. */
       authKey: string;
       ledger: LedgerInit;
@@ -114,7 +121,8 @@ export type PrimaryToWorker =
   | { type: 'ledger.replicate'; keys: string[]; ttlSeconds: number }
   /** An IP reached the AUTH failure threshold (epoch ms it is locked out until). */
   | { type: 'lockout.started'; ip: string; until: number }
-  | { type: 'tls.update'; tls: TlsMaterial }
+  /** A new certificate, or new ticket keys: the worker's TLS context is rebuilt from both. */
+  | { type: 'tls.update'; tls: TlsMaterial; ticketKeys: string }
   | { type: 'shutdown'; reason: 'stop' | 'rolling' }
   | PrimaryRequest
   | ResponseMessage;

@@ -42,8 +42,8 @@ export const smtpAdmissionDuration = new FastHistogram({
 });
 export const smtpTlsHandshakesTotal = new Counter({
   name: 'smtp_tls_handshakes_total',
-  help: 'STARTTLS handshakes by outcome.',
-  labelNames: ['status'] as const,
+  help: 'STARTTLS handshakes by outcome, and whether the client resumed an earlier session with a ticket (no certificate signature).',
+  labelNames: ['status', 'resumed'] as const,
   registers: r,
 });
 export const smtpAuthAttemptsTotal = new Counter({

@@ -27,6 +27,7 @@ import { MemoryStore } from './pod-state/memory-store.ts';
 import type { SharedStore } from './pod-state/store.ts';
 import { announceSandbox, startSandboxProcess, type SandboxProcess } from './sandbox-process.ts';
 import { Supervisor } from './supervisor.ts';
+import { TicketKeyRotation } from './ticket-keys.ts';
 import { certificateNotAfter, loadTlsMaterial, tlsSource, watchTlsSource } from './tls-material.ts';
 import { createTrustedNetworks } from './trusted-networks.ts';
 import { handleWorkerMessage } from './worker-requests.ts';
@@ -90,13 +91,25 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   // Memory store: each worker keeps a replica of the ledger and of the active lockouts (no
   // IPC per message or per AUTH); Redis: both are fleet-wide, so workers ask the primary
   // (src/smtp/replicated-ledger.ts, src/smtp/local-lockouts.ts).
-  const supervisor = new Supervisor(config, tls, randomBytes(32).toString('hex'), log, () =>
-    redis
-      ? { ledger: { mode: 'primary' }, lockouts: { mode: 'primary' } }
-      : {
-          ledger: { mode: 'replicated', entries: memory.ledgerEntries(), keys: 'memory' },
-          lockouts: { mode: 'local', active: memory.activeLockouts() },
-        },
+  // Session ticket keys are the primary's, so any worker resumes any client's TLS session
+  // (ticket-keys.ts); replaced every 12 h, in every worker at once.
+  const ticketKeys = new TicketKeyRotation((keys) => {
+    supervisor.updateTicketKeys(keys);
+    log.info({ event: 'tls.ticket_keys_rotated' }, 'TLS session ticket keys replaced');
+  });
+  const supervisor = new Supervisor(
+    config,
+    tls,
+    ticketKeys.current,
+    randomBytes(32).toString('hex'),
+    log,
+    () =>
+      redis
+        ? { ledger: { mode: 'primary' }, lockouts: { mode: 'primary' } }
+        : {
+            ledger: { mode: 'replicated', entries: memory.ledgerEntries(), keys: 'memory' },
+            lockouts: { mode: 'local', active: memory.activeLockouts() },
+          },
   );
   const metrics = new MetricsAggregator(
     {
@@ -194,6 +207,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     gatewayReady.set(0);
     log.info({ event: 'gateway.draining', signal, drainTimeout: config.DRAIN_TIMEOUT }, 'draining');
     stopWatching();
+    ticketKeys.stop();
     await supervisor.stop();
     await Promise.all([new Promise((r) => http.close(r)), sandbox?.stop(), store.close()]);
     http.closeAllConnections();
@@ -208,6 +222,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   });
 
   supervisor.start();
+  ticketKeys.start();
   await new Promise<void>((resolve) => {
     const check = () => {
       if (supervisor.readiness().ready) {

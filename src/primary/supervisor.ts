@@ -73,6 +73,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #live = new Map<number, LiveWorker>();
   readonly #readyWaiters = new Map<number, (ok: boolean) => void>();
   #tls: TlsMaterial;
+  #ticketKeys: string;
   readonly #authKey: string;
   readonly #podStateInit: () => PodStateInit;
   readonly #allocator: WorkerAllocator;
@@ -83,6 +84,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   constructor(
     config: Config,
     tls: TlsMaterial,
+    ticketKeys: string,
     authKey: string,
     log: Logger,
     podStateInit: () => PodStateInit = () => ({ ledger: { mode: 'primary' }, lockouts: { mode: 'primary' } }),
@@ -91,6 +93,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#podStateInit = podStateInit;
     this.#config = config;
     this.#tls = tls;
+    this.#ticketKeys = ticketKeys;
     this.#authKey = authKey;
     this.#log = log;
     this.#allocator = resolveWorkerAllocator(config.WORKER_ALLOCATOR);
@@ -161,8 +164,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** New TLS material for every worker now and every worker forked later. */
   updateTls(tls: TlsMaterial): void {
     this.#tls = tls;
-    for (const w of this.#live.values())
-      safeSend(w.worker, { type: 'tls.update', tls } satisfies PrimaryToWorker);
+    this.#sendTls();
+  }
+
+  /** New session ticket keys (ticket-keys.ts), likewise. */
+  updateTicketKeys(ticketKeys: string): void {
+    this.#ticketKeys = ticketKeys;
+    this.#sendTls();
+  }
+
+  #sendTls(): void {
+    const update = { type: 'tls.update', tls: this.#tls, ticketKeys: this.#ticketKeys } as const;
+    for (const w of this.#live.values()) safeSend(w.worker, update satisfies PrimaryToWorker);
   }
 
   /**
@@ -225,6 +238,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         generation: live.generation,
         config: this.#config,
         tls: this.#tls,
+        ticketKeys: this.#ticketKeys,
         authKey: this.#authKey,
         ...this.#podStateInit(),
       } satisfies PrimaryToWorker);

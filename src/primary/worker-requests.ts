@@ -93,6 +93,8 @@ async function answer(deps: PodStateDeps, from: LiveWorker, request: WorkerReque
     case 'ledger.record':
       await store.ledgerRecord(request.body.keys, request.body.ttlSeconds);
       return {} satisfies WorkerResponseBody<'ledger.record'>;
+    case 'worker.leaving':
+      return {} satisfies WorkerResponseBody<'worker.leaving'>;
     default:
       return assertNever(request);
   }

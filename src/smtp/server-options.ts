@@ -2,6 +2,7 @@
  * smtp-server options that do not depend on the session hooks: TLS policy, advertised
  * extensions, limits, timeouts. Read this file to know what the gateway advertises.
  */
+import { constants } from 'node:crypto';
 import type { SMTPServerOptions } from 'smtp-server';
 import type { Config } from '../config/schema.ts';
 import type { TlsMaterial } from '../ipc/messages.ts';
@@ -17,12 +18,27 @@ export const TLS_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-export function baseServerOptions(config: Config, tls: TlsMaterial): SMTPServerOptions {
+/**
+ * The TLS context's options that change at run time: the certificate pair and the session
+ * ticket keys (src/primary/ticket-keys.ts), which every worker shares so that a ticket one
+ * worker issued resumes on any other. Without resumption (TLS_SESSION_TIMEOUT=0) no ticket
+ * is issued at all.
+ */
+export function tlsContextOptions(config: Config, tls: TlsMaterial, ticketKeys: string) {
+  return {
+    key: tls.key,
+    cert: tls.cert,
+    ...(config.TLS_SESSION_TIMEOUT > 0
+      ? { ticketKeys: Buffer.from(ticketKeys, 'base64'), sessionTimeout: config.TLS_SESSION_TIMEOUT }
+      : { secureOptions: constants.SSL_OP_NO_TICKET }),
+  };
+}
+
+export function baseServerOptions(config: Config, tls: TlsMaterial, ticketKeys: string): SMTPServerOptions {
   return {
     name: config.SMTP_HOSTNAME,
     banner: 'ESMTP Cakemail SMTP gateway',
-    key: tls.key,
-    cert: tls.cert,
+    ...tlsContextOptions(config, tls, ticketKeys),
     minVersion: 'TLSv1.2',
     ciphers: TLS_CIPHERS,
     honorCipherOrder: true,

@@ -5,6 +5,7 @@
  * behind the PrimaryLink.
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type {
   SMTPServerAuthentication,
   SMTPServerAuthenticationResponse,
@@ -155,9 +156,14 @@ export function createSessionHooks(deps: HookDeps) {
       });
     },
 
-    onSecure(_socket: unknown, session: SMTPServerSession, callback: Callback): void {
-      smtpTlsHandshakesTotal.inc({ status: 'ok' });
-      state(session)?.log.info({ event: 'smtp.tls', servername: session.servername }, 'STARTTLS done');
+    onSecure(socket: TLSSocket, session: SMTPServerSession, callback: Callback): void {
+      // Resumed: the client presented a session ticket, no certificate signature was made.
+      const resumed = socket.isSessionReused();
+      smtpTlsHandshakesTotal.inc({ status: 'ok', resumed: String(resumed) });
+      state(session)?.log.info(
+        { event: 'smtp.tls', servername: session.servername, resumed },
+        'STARTTLS done',
+      );
       callback();
     },
 

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import type { Config } from '../config/schema.ts';
-import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages.ts';
+import type { PrimaryToWorker } from '../ipc/messages.ts';
 import { respond } from '../ipc/channel.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { flushCompileCache } from '../compile-cache.ts';
@@ -15,7 +15,7 @@ import type { Authenticator, MailPipeline } from './contracts.ts';
 import { PrimaryLink } from './primary-link.ts';
 import { installHalfCloseHandling } from './half-close.ts';
 import { installReplyShim } from './reply-shim.ts';
-import { baseServerOptions } from './server-options.ts';
+import { baseServerOptions, tlsContextOptions } from './server-options.ts';
 import { replyText } from './replies.ts';
 import { createSessionHooks } from './session-hooks.ts';
 import { IpcLedger } from './ipc-ledger.ts';
@@ -58,6 +58,10 @@ export function runWorker(): void {
   installHalfCloseHandling();
   const link = new PrimaryLink(process as unknown as ConstructorParameters<typeof PrimaryLink>[0]);
   let server: SMTPServer | undefined;
+  /** The init's config, once it came (the TLS context is rebuilt from it on tls.update). */
+  let workerConfig: Config | undefined;
+  /** The latest certificate and ticket keys: from init, then from each tls.update (one may come before the server exists). */
+  let tls: Pick<InitMessage, 'tls' | 'ticketKeys'> | undefined;
   let side: MailSide | undefined;
   let replica: ReplicatedLedger | undefined;
   let lockouts: LocalLockouts | undefined;
@@ -78,13 +82,17 @@ export function runWorker(): void {
       flushReleases();
       void side?.close().catch(() => undefined);
       log?.info({ event: 'worker.stopped' }, 'worker stopped');
-      // Last counts go to the primary so totals stay exact across restarts, then exit.
+      // Last counts go to the primary so totals stay exact across restarts. Then one round
+      // trip before exiting: node:cluster may have handed this worker a connection before
+      // the primary saw its listener close. That handoff is in the pipe ahead of the answer,
+      // and cluster sends it back to be routed to another worker; exiting before it arrives
+      // left the client's socket open in the primary with nobody to greet it, ever.
       void workerRegistry.getMetricsAsJSON().then(
         (metrics) => {
           if (!process.connected) process.exit(0);
-          process.send!({ type: 'metrics.final', metrics } satisfies WorkerToPrimary, undefined, {}, () =>
-            process.exit(0),
-          );
+          link.notify({ type: 'metrics.final', metrics });
+          const exit = () => process.exit(0);
+          link.request('worker.leaving', {}).then(exit, exit);
         },
         () => process.exit(0),
       );
@@ -123,6 +131,7 @@ export function runWorker(): void {
   process.on('message', (message: PrimaryToWorker) => {
     switch (message.type) {
       case 'init':
+        tls = { tls: message.tls, ticketKeys: message.ticketKeys };
         // Built at once, not in start(): `ledger.replicate` may follow `init` immediately.
         if (message.ledger.mode === 'replicated') {
           replica = new ReplicatedLedger((m) => link.notify(m), {
@@ -147,7 +156,9 @@ export function runWorker(): void {
         lockouts?.add(message.ip, message.until);
         return;
       case 'tls.update':
-        server?.updateSecureContext({ key: message.tls.key, cert: message.tls.cert });
+        tls = { tls: message.tls, ticketKeys: message.ticketKeys };
+        if (workerConfig)
+          server?.updateSecureContext(tlsContextOptions(workerConfig, message.tls, message.ticketKeys));
         log?.info({ event: 'worker.tls_updated' }, 'TLS material updated');
         return;
       case 'shutdown':
@@ -179,6 +190,7 @@ export function runWorker(): void {
 
   async function start(init: InitMessage, ledger: DeliveryLedger): Promise<void> {
     const { config } = init;
+    workerConfig = config;
     drainTimeoutMs = config.DRAIN_TIMEOUT * 1000;
     log = createLogger({
       level: config.LOG_LEVEL,
@@ -198,7 +210,7 @@ export function runWorker(): void {
     });
     flushReleases = hooks.flushReleases;
     server = new SMTPServer({
-      ...baseServerOptions(config, init.tls),
+      ...baseServerOptions(config, tls?.tls ?? init.tls, tls?.ticketKeys ?? init.ticketKeys),
       ...hooks,
       onClose(session) {
         hooks.onClose(session);

@@ -29,12 +29,13 @@ export class SmtpTestClient {
     port: number,
     host = '127.0.0.1',
     localAddress?: string,
+    bannerTimeoutMs?: number,
   ): Promise<{ client: SmtpTestClient; banner: Reply }> {
     return new Promise((resolve, reject) => {
       const socket = netConnect({ port, host, ...(localAddress ? { localAddress } : {}) }, async () => {
         const client = new SmtpTestClient(socket);
         try {
-          resolve({ client, banner: await client.read() });
+          resolve({ client, banner: await client.read(bannerTimeoutMs) });
         } catch (e) {
           reject(e);
         }
@@ -97,7 +98,7 @@ export class SmtpTestClient {
   }
 
   /** STARTTLS and the handshake; `options` add to (or override) the client's TLS settings. */
-  async starttls(options: Pick<ConnectionOptions, 'maxVersion'> = {}): Promise<Reply> {
+  async starttls(options: Pick<ConnectionOptions, 'maxVersion' | 'session'> = {}): Promise<Reply> {
     const reply = await this.command('STARTTLS');
     if (reply.code !== 220) return reply;
     const plain = this.#socket as Socket;
@@ -109,6 +110,8 @@ export class SmtpTestClient {
       minVersion: 'TLSv1.2',
       ...options,
     });
+    // TLS 1.3 sends its session tickets after the handshake, with the first records that follow.
+    secure.on('session', (ticket: Buffer) => (this.tlsSession = ticket));
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', () => resolve());
       secure.once('error', reject);
@@ -117,6 +120,9 @@ export class SmtpTestClient {
     this.#attach(secure);
     return reply;
   }
+
+  /** The last session the server gave this connection (a ticket), for `starttls({ session })`. */
+  tlsSession: Buffer | undefined;
 
   get tlsSocket(): TLSSocket | undefined {
     return 'encrypted' in this.#socket ? (this.#socket as TLSSocket) : undefined;

@@ -176,3 +176,21 @@ test('a worker that keeps crashing: growing delays, then the crash-loop limit st
     await gw.stop();
   }
 });
+
+test('a connection that reaches a worker as it retires is greeted by another worker, not left hanging', async () => {
+  const gw = await startGateway();
+  try {
+    for (let round = 1; round <= 8; round++) {
+      const mark = gw.lines.length;
+      gw.signal('SIGHUP');
+      // The last old worker is told to stop right after this line; an idle worker exits at
+      // once, while node:cluster may still be handing it this connection.
+      await gw.waitForLog((l) => l.event === 'gateway.reloaded', 30_000, mark);
+      const { client, banner } = await SmtpTestClient.connect(gw.smtpPort, '127.0.0.1', undefined, 5_000);
+      client.end();
+      assert.equal(banner.code, 220, `round ${round}`);
+    }
+  } finally {
+    await gw.stop();
+  }
+});

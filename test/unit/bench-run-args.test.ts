@@ -46,6 +46,12 @@ test('custom titles name one message per connection, attachments, recipients and
   );
   assert.equal(s.halfRatePhase, false);
   assert.equal(customScenario({}, true).halfRatePhase, true);
+  const resumed = parseArgs(['--per-connection', '1', '--sessions', '500', '--resume']);
+  assert.deepEqual(resumed.custom, { messagesPerConnection: 1, sessions: 500, resumeTls: true });
+  assert.equal(
+    customScenario(resumed.custom, false).title,
+    'custom: 500 sessions, one message per new connection, 5 KB, 1 recipient, TLS sessions resumed',
+  );
 });
 
 test('load options beside other scenarios are refused, as are bad values', () => {
