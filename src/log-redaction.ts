@@ -19,11 +19,12 @@
 
 /**
  * Secret key names: any name ending in password, passwd, secret or token (`accessToken`,
- * `refresh_token`, `clientSecret`), and authorization, cookie, pass, key and api key;
+ * `refresh_token`, `clientSecret`), and authorization, cookie, pass, key, api key, auth key
+ * (the workers' credential HMAC key) and ticket key(s) (TLS session tickets);
  * case-insensitive.
  */
 const SECRET_KEY =
-  /[{,]"(?:[\w-]*(?:password|passwd|secret|token)|authorization|cookie|pass|key|api[_-]?key)":/gi;
+  /[{,]"(?:[\w-]*(?:password|passwd|secret|token)|authorization|cookie|pass|key|(?:api|auth)[_-]?key|ticket[_-]?keys?)":/gi;
 
 export const CENSOR = '[redacted]';
 const CENSORED = JSON.stringify(CENSOR);

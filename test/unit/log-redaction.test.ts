@@ -25,6 +25,9 @@ const SECRET_NAMES = [
   'apiKey',
   'api_key',
   'API-KEY',
+  'authKey',
+  'ticketKeys',
+  'ticket_key',
 ];
 const PLAIN_NAMES = [
   'msg',
