@@ -16,11 +16,15 @@ interface Handshake {
 }
 
 /** EHLO, STARTTLS (presenting `session`), EHLO, AUTH: the ticket arrives before the second EHLO's reply. */
-async function handshake(port: number, session?: Buffer): Promise<Handshake> {
+async function handshake(
+  port: number,
+  session?: Buffer,
+  options: { maxVersion?: 'TLSv1.2' } = {},
+): Promise<Handshake> {
   const { client } = await SmtpTestClient.connect(port);
   try {
     await client.command('EHLO client.test');
-    assert.equal((await client.starttls(session ? { session } : {})).code, 220);
+    assert.equal((await client.starttls({ ...options, ...(session ? { session } : {}) })).code, 220);
     assert.equal((await client.command('EHLO client.test')).code, 250);
     const auth = await client.command(
       'AUTH PLAIN ' + Buffer.from(`\0${TEST_USER}\0${TEST_PASSWORD}`).toString('base64'),
@@ -82,6 +86,28 @@ test('a session ticket from one worker resumes on every worker, and on the worke
       assert.equal(before.has(l.pid), false, 'a worker forked by the rolling restart');
       assert.equal(l.resumed, true);
     }
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('TLS 1.2 clients resume with the same tickets (RFC 5077) on every worker', async () => {
+  const gw = await startGateway();
+  try {
+    const tls12 = { maxVersion: 'TLSv1.2' } as const;
+    const first = await handshake(gw.smtpPort, undefined, tls12);
+    assert.equal(first.protocol, 'TLSv1.2');
+    assert.equal(first.resumed, false);
+    const mark = gw.lines.length;
+    let session = first.session;
+    for (let i = 0; i < 4; i++) {
+      const next = await handshake(gw.smtpPort, session, tls12);
+      assert.equal(next.protocol, 'TLSv1.2');
+      assert.equal(next.resumed, true, `handshake ${i + 2} resumed the session`);
+      session = next.session;
+    }
+    await gw.waitForLog(() => tlsLines(gw, mark).length >= 4, 10_000, mark);
+    assert.equal(new Set(tlsLines(gw, mark).map((l) => l.pid)).size, 2);
   } finally {
     await gw.stop();
   }
