@@ -163,3 +163,36 @@ test('wrong relay password → Postfix defers with the gateway 535; nothing sent
   );
   assert.deepEqual(e.sb.outbox(), []);
 });
+
+test(
+  'Postfix with a TLS session cache resumes its session on its next connections',
+  { skip: SKIP },
+  async () => {
+    const cached = await startPostfix({
+      relayPort: e.gw.smtpPort,
+      ...DEMO,
+      extra: [
+        'smtp_tls_session_cache_database = btree:${data_directory}/smtp_scache',
+        // A connection per delivery: no SMTP connection reuse to hide the TLS one.
+        'smtp_connection_cache_on_demand = no',
+      ],
+    });
+    extra.push(cached);
+    const from = e.gw.lines.length;
+    for (let i = 1; i <= 3; i++) {
+      const to = `resume-${i}@example.com`;
+      const sent = await cached.sendmail(DEMO.user, [to], message(`resume ${i}`, `pf-r${i}`, to));
+      assert.equal(sent.code, 0, sent.stderr);
+      await cached.flush();
+      await waitForStatus(cached, [to], 'sent');
+    }
+    await outboxOf(e.sb, 3, 30_000);
+    // Postfix keeps the newest session of the destination, and round robin sends each new
+    // connection to the other worker: with per-worker ticket keys none of these resumed.
+    const handshakes = e.gw.lines.slice(from).filter((l) => l.event === 'smtp.tls');
+    assert.deepEqual(
+      handshakes.map((l) => l.resumed),
+      [false, true, true],
+    );
+  },
+);
