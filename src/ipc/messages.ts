@@ -4,8 +4,9 @@
  *
  *   primary → worker: init, tls.update, shutdown, ledger.replicate, lockout.started,
  *                     request(metrics), response
- *   worker → primary: ready, request(admission, limits, ledger), notify (connection.closed,
- *                     ledger.recorded, metrics.final, metrics.snapshot), response
+ *   worker → primary: ready, request(admission, limits, ledger, worker.leaving), notify
+ *                     (connection.closed, ledger.recorded, metrics.final, metrics.snapshot),
+ *                     response
  *
  * Request/response pairs are typed by `RequestMap` (src/ipc/channel.ts adds ids,
  * timeouts and the pending map).
@@ -13,7 +14,8 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 
-export const IPC_PROTOCOL = 2;
+/** 3: init and tls.update carry the TLS session ticket keys; worker.leaving. */
+export const IPC_PROTOCOL = 3;
 
 export interface TlsMaterial {
   readonly key: string;
