@@ -8,7 +8,7 @@
  * (the files themselves never see a write).
  * Elsewhere: DATA_DIR/tls/self-signed-{cert,key}.pem, generated once with `selfsigned`.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
@@ -46,7 +46,12 @@ export async function loadTlsMaterial(
     readFile(source.keyPath, 'utf8'),
   ]);
   const material = { cert, key };
-  createSecureContext(material); // throws on a mismatched or unreadable pair: never hand that to workers
+  createSecureContext(material); // throws on an unreadable pair or one key type's mismatch
+  // OpenSSL files a key of another type than the certificate's (an RSA key beside an
+  // ECDSA certificate) in a slot of its own instead of refusing it, and every handshake
+  // then fails: compare them here, never hand such a pair to the workers.
+  if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key)))
+    throw new Error(`${source.keyPath} is not the key of ${source.certPath}`);
   return material;
 }
 
