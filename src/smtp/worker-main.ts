@@ -61,7 +61,7 @@ export function runWorker(): void {
   /** The init's config, once it came (the TLS context is rebuilt from it on tls.update). */
   let workerConfig: Config | undefined;
   /** The latest certificate and ticket keys: from init, then from each tls.update (one may come before the server exists). */
-  let tls: Pick<InitMessage, 'tls' | 'ticketKeys'> | undefined;
+  let latestTls: Pick<InitMessage, 'tls' | 'ticketKeys'> | undefined;
   let side: MailSide | undefined;
   let replica: ReplicatedLedger | undefined;
   let lockouts: LocalLockouts | undefined;
@@ -131,7 +131,7 @@ export function runWorker(): void {
   process.on('message', (message: PrimaryToWorker) => {
     switch (message.type) {
       case 'init':
-        tls = { tls: message.tls, ticketKeys: message.ticketKeys };
+        latestTls = { tls: message.tls, ticketKeys: message.ticketKeys };
         // Built at once, not in start(): `ledger.replicate` may follow `init` immediately.
         if (message.ledger.mode === 'replicated') {
           replica = new ReplicatedLedger((m) => link.notify(m), {
@@ -156,7 +156,7 @@ export function runWorker(): void {
         lockouts?.add(message.ip, message.until);
         return;
       case 'tls.update':
-        tls = { tls: message.tls, ticketKeys: message.ticketKeys };
+        latestTls = { tls: message.tls, ticketKeys: message.ticketKeys };
         if (workerConfig)
           server?.updateSecureContext(tlsContextOptions(workerConfig, message.tls, message.ticketKeys));
         log?.info({ event: 'worker.tls_updated' }, 'TLS material updated');
@@ -210,7 +210,7 @@ export function runWorker(): void {
     });
     flushReleases = hooks.flushReleases;
     server = new SMTPServer({
-      ...baseServerOptions(config, tls?.tls ?? init.tls, tls?.ticketKeys ?? init.ticketKeys),
+      ...baseServerOptions(config, latestTls?.tls ?? init.tls, latestTls?.ticketKeys ?? init.ticketKeys),
       ...hooks,
       onClose(session) {
         hooks.onClose(session);
