@@ -28,18 +28,16 @@ export function newTicketKeys(): string {
 }
 
 /**
- * The current keys, replaced every `periodMs`; `onRotate` gets each replacement. The
+ * The current keys, replaced every TICKET_KEY_PERIOD_MS; `onRotate` gets each replacement. The
  * timer is unref'd: it never keeps a stopping primary alive.
  */
 export class TicketKeyRotation {
   #keys = newTicketKeys();
   #timer: NodeJS.Timeout | undefined;
-  readonly #periodMs: number;
   readonly #onRotate: (keys: string) => void;
 
-  constructor(onRotate: (keys: string) => void, periodMs = TICKET_KEY_PERIOD_MS) {
+  constructor(onRotate: (keys: string) => void) {
     this.#onRotate = onRotate;
-    this.#periodMs = periodMs;
   }
 
   get current(): string {
@@ -50,7 +48,7 @@ export class TicketKeyRotation {
     this.#timer = setInterval(() => {
       this.#keys = newTicketKeys();
       this.#onRotate(this.#keys);
-    }, this.#periodMs);
+    }, TICKET_KEY_PERIOD_MS);
     this.#timer.unref();
   }
 

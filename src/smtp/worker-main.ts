@@ -30,6 +30,8 @@ export interface MailSide {
 }
 
 type InitMessage = Extract<PrimaryToWorker, { type: 'init' }>;
+/** What a worker's TLS context is built from (init, then each tls.update). */
+type TlsSettings = Pick<InitMessage, 'tls' | 'ticketKeys'>;
 
 /**
  * The Cakemail side of this worker. GATEWAY_TEST_MAIL_SIDE lets the foundation tests
@@ -58,10 +60,12 @@ export function runWorker(): void {
   installHalfCloseHandling();
   const link = new PrimaryLink(process as unknown as ConstructorParameters<typeof PrimaryLink>[0]);
   let server: SMTPServer | undefined;
-  /** The init's config, once it came (the TLS context is rebuilt from it on tls.update). */
-  let workerConfig: Config | undefined;
-  /** The latest certificate and ticket keys: from init, then from each tls.update (one may come before the server exists). */
-  let latestTls: Pick<InitMessage, 'tls' | 'ticketKeys'> | undefined;
+  /** A tls.update that came before the server existed: start() builds the server from it. */
+  let pendingTls: TlsSettings | undefined;
+  /** Rebuilds the server's TLS context from a tls.update (set once the server exists). */
+  let applyTls = (tls: TlsSettings) => {
+    pendingTls = tls;
+  };
   let side: MailSide | undefined;
   let replica: ReplicatedLedger | undefined;
   let lockouts: LocalLockouts | undefined;
@@ -131,7 +135,6 @@ export function runWorker(): void {
   process.on('message', (message: PrimaryToWorker) => {
     switch (message.type) {
       case 'init':
-        latestTls = { tls: message.tls, ticketKeys: message.ticketKeys };
         // Built at once, not in start(): `ledger.replicate` may follow `init` immediately.
         if (message.ledger.mode === 'replicated') {
           replica = new ReplicatedLedger((m) => link.notify(m), {
@@ -156,9 +159,7 @@ export function runWorker(): void {
         lockouts?.add(message.ip, message.until);
         return;
       case 'tls.update':
-        latestTls = { tls: message.tls, ticketKeys: message.ticketKeys };
-        if (workerConfig)
-          server?.updateSecureContext(tlsContextOptions(workerConfig, message.tls, message.ticketKeys));
+        applyTls(message);
         log?.info({ event: 'worker.tls_updated' }, 'TLS material updated');
         return;
       case 'shutdown':
@@ -190,7 +191,6 @@ export function runWorker(): void {
 
   async function start(init: InitMessage, ledger: DeliveryLedger): Promise<void> {
     const { config } = init;
-    workerConfig = config;
     drainTimeoutMs = config.DRAIN_TIMEOUT * 1000;
     log = createLogger({
       level: config.LOG_LEVEL,
@@ -210,7 +210,7 @@ export function runWorker(): void {
     });
     flushReleases = hooks.flushReleases;
     server = new SMTPServer({
-      ...baseServerOptions(config, latestTls?.tls ?? init.tls, latestTls?.ticketKeys ?? init.ticketKeys),
+      ...baseServerOptions(config, (pendingTls ?? init).tls, (pendingTls ?? init).ticketKeys),
       ...hooks,
       onClose(session) {
         hooks.onClose(session);
@@ -219,6 +219,8 @@ export function runWorker(): void {
         setImmediate(() => sessionClosed()); // after smtp-server dropped it from `connections`
       },
     });
+    const smtp = server;
+    applyTls = (tls) => smtp.updateSecureContext(tlsContextOptions(config, tls.tls, tls.ticketKeys));
     // Admission is asked at accept, during smtp-server's 100 ms early-talker wait.
     server.server.on('connection', (socket: Socket) => hooks.onSocket(socket));
     if (config.AUTH_TIMEOUT > 0) {
