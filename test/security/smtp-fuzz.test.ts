@@ -145,6 +145,20 @@ describe('hostile SMTP dialogue', () => {
     );
   });
 
+  test('a reply that echoes client bytes stays printable ASCII (smtp-server names a bad parameter back)', async () => {
+    // Found by the property above (seed 823308035): a duplicate parameter whose name held
+    // invalid UTF-8 came back as "501 5.5.4 Error: duplicate \uFFFD parameter", UTF-8 bytes.
+    const steps = [
+      Buffer.from('RCPT TO:<"a\\"b"@example.com> NOTIFY=NEVER'),
+      Buffer.from('EHLO fuzz.test\r'),
+      Buffer.from([0x80, 0x0d]),
+      Buffer.from([0xe2, 0x82, 0x0d, 0x0a]),
+    ];
+    const t = await session(steps, true);
+    assertWellFormed(t, 'echoed parameter');
+    assert.match(t.received.toString('latin1'), /^501 5\.5\.4 Error: duplicate \? parameter\r$/m);
+  });
+
   test('a command line over 1 MB without CRLF: 421 and close, not buffered', async () => {
     const chunk = Buffer.alloc(64 * 1024, 'A');
     const chunks = [Buffer.from('EHLO '), ...Array.from({ length: 20 }, () => chunk)];
