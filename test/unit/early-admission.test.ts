@@ -77,7 +77,10 @@ test('a session whose socket was never seen is asked for at onConnect', async ()
   assert.deepEqual(asked, ['10.0.0.1']);
 });
 
-test('session hooks: closed while the primary answered → the count is given back, no session is kept', async () => {
+test('session hooks: closed while the primary answered → the count is given back, no session is kept', async (t) => {
+  // The release batch waits on a 10 ms timer; a slow host must not send it before the
+  // assertion that it waits, so the test holds that timer (setImmediate stays real).
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const config = loadConfig({});
   const log = createLogger({ level: 'silent', format: 'json', role: 'worker' });
   const pending: Array<(v: { verdict: 'ok' }) => void> = [];
@@ -104,8 +107,10 @@ test('session hooks: closed while the primary answered → the count is given ba
   assert.ok(called);
   assert.equal(connected, undefined);
   assert.deepEqual(notified, [], 'releases wait for their batch');
-  hooks.flushReleases();
+  t.mock.timers.tick(10);
   assert.deepEqual(notified, [{ type: 'connection.closed', ips: ['127.0.0.5'] }]);
+  hooks.flushReleases();
+  assert.equal(notified.length, 1, 'given back once');
   assert.equal(hooks.activeSessions(), 0);
 });
 
