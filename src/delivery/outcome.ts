@@ -3,13 +3,16 @@
  * data in, a decision out (tested as such).
  *
  * Policy, in order:
- * 1. Any permanent refusal (400/413/422, 403, data.status "rejected") → 554: the
- *    client must not retry a message Cakemail refuses. If other recipients were
- *    accepted the text says how many (`partiallyRejected`); they are in the ledger.
- * 2. Else, some accepted (now or on an earlier try) and others failed temporarily →
- *    451 `partiallyDelivered`: the client retries, accepted recipients are skipped.
- * 3. Else, all failed temporarily → 451 with the most specific reason (table below).
- * 4. Else → 250.
+ * 1. Every recipient accepted (now or on an earlier try) → 250.
+ * 2. Any temporary failure → 451, even beside a permanent refusal: a 5xx would make the
+ *    client bounce the message, and the recipients that only failed for now would never
+ *    get it. Some accepted → `partiallyDelivered` (the client retries, accepted
+ *    recipients are skipped, a refused one is refused again); none → the most specific
+ *    temporary reason (table below). Once only refusals are left, the retry gets 3.
+ * 3. Only permanent refusals (400/413/422, 403, data.status "rejected") beside any
+ *    acceptances → 554: the client must not retry what Cakemail refuses. If other
+ *    recipients were accepted the text says how many (`partiallyRejected`); they are in
+ *    the ledger.
  * An `ambiguous` failure (request sent, no answer) is temporary here: it was not
  * retried by us (it may have been sent; no idempotency key exists), and the client's
  * retry is what decides. We prefer a possible duplicate to a silent loss.
@@ -78,8 +81,9 @@ export function decide(results: readonly RecipientResult[]): Decision {
 
   if (failures.length === 0) return { outcome: 'all_accepted', ...counts };
 
+  const temporary = failures.filter((f) => !KIND_RULES[f.error.kind].permanent);
   const refused = failures.find((f) => KIND_RULES[f.error.kind].permanent);
-  if (refused) {
+  if (refused && temporary.length === 0) {
     const vars = { recipient: refused.recipient, detail: refused.error.detail };
     return {
       outcome: 'rejected',
@@ -91,7 +95,7 @@ export function decide(results: readonly RecipientResult[]): Decision {
     };
   }
 
-  const ambiguous = failures.some((f) => f.error.kind === 'ambiguous');
+  const ambiguous = temporary.some((f) => f.error.kind === 'ambiguous');
   if (accepted > 0) {
     return {
       outcome: ambiguous ? 'ambiguous' : 'partial',
@@ -99,7 +103,7 @@ export function decide(results: readonly RecipientResult[]): Decision {
       ...counts,
     };
   }
-  const worst = failures.reduce((a, b) =>
+  const worst = temporary.reduce((a, b) =>
     KIND_RULES[b.error.kind].rank < KIND_RULES[a.error.kind].rank ? b : a,
   );
   return {

@@ -31,7 +31,7 @@ import type {
   SenderVerdict,
   SessionContext,
 } from '../smtp/contracts.ts';
-import { SmtpReplyError } from '../smtp/replies.ts';
+import { REPLIES, SmtpReplyError } from '../smtp/replies.ts';
 import { ledgerKey, type DeliveryLedger } from './ledger.ts';
 import { decide, lookupFailureReply, recipientOutcome, type RecipientResult } from './outcome.ts';
 import { submitWithRetry } from './submit.ts';
@@ -91,9 +91,9 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     }
   }
 
-  async function remember(key: string, log: Logger, queueId: string): Promise<void> {
+  async function remember(keys: string[], log: Logger, queueId: string): Promise<void> {
     try {
-      await ledger.record([key], config.DEDUP_TTL);
+      await ledger.record(keys, config.DEDUP_TTL);
     } catch (err) {
       log.warn(
         { queueId, err: (err as Error).message },
@@ -147,6 +147,13 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
     const done = await alreadyAccepted([...keys.values()], log, queueId);
 
+    // A message with neither a Date nor a Message-ID of its own (a script's alert, sent
+    // again and again with the same text) looks the same on a client's retry and on a
+    // deliberate second send: remembering its acceptances would drop the second send with
+    // a 250 for DEDUP_TTL. So they are remembered only when the reply asks for a retry,
+    // which is what the ledger is for; a 250 leaves nothing behind.
+    const rememberAtOnce = converted.identified;
+    const unremembered: string[] = [];
     const results: RecipientResult[] = [];
     const todo: string[] = [];
     for (const r of recipients) {
@@ -170,7 +177,9 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
           ),
         );
         // Recorded now, not at the end: a crash later in the fan-out still remembers it.
-        await remember(keys.get(recipient) ?? '', log, queueId);
+        const key = keys.get(recipient) ?? '';
+        if (rememberAtOnce) await remember([key], log, queueId);
+        else unremembered.push(key);
         results.push({ recipient, status: 'accepted' });
         log.debug({ queueId, emailId: res.data.id }, 'recipient accepted by Cakemail');
       } catch (err) {
@@ -184,6 +193,8 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
 
     for (const r of results) cakemailEmailsForwardedTotal.inc({ outcome: recipientOutcome(r) });
     const decision = decide(results);
+    const retryAsked = decision.reply !== undefined && REPLIES[decision.reply.key].code < 500;
+    if (retryAsked && unremembered.length > 0) await remember(unremembered, log, queueId);
     // A deferral or partial delivery will be retried: the records must reach the other
     // workers before the client can act on the reply.
     if (decision.reply) ledger.publishNow?.();

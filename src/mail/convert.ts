@@ -55,6 +55,12 @@ export interface ConvertedMessage {
   /** sha256 hex over the converted content (digest.ts): same message, same digest. */
   digest: string;
   /**
+   * The message carries a Date or a Message-ID of its own: what tells a client's retry
+   * (same values) from a deliberate second send of the same text (new values). Without
+   * either, the digest cannot tell them apart (pipeline.ts says what follows).
+   */
+  identified: boolean;
+  /**
    * Alternative renderings left out ("1.3 text/x-amp-html"): other text/* parts of a
    * multipart/alternative that also has the text or HTML the API carries. For the logs.
    */
@@ -129,6 +135,7 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
     messageId: forwarded.messageId,
     ...(parsed.from ? { from: parsed.from } : {}),
     digest,
+    identified: date !== undefined || !forwarded.generated,
     ...(dropped.length > 0 ? { droppedAlternatives: dropped } : {}),
   };
 }

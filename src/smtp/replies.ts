@@ -157,7 +157,7 @@ export const REPLIES = {
     code: 554,
     enhanced: '5.6.0',
     text: 'Cakemail refused the message for {recipient}: {detail} (it accepted {accepted} of {total} recipients; those are not sent again)',
-    when: 'Cakemail refused a recipient permanently after accepting others (the accepted ones are remembered and never resent)',
+    when: 'Cakemail refused a recipient permanently and accepted the others, now or on an earlier try (they are remembered and never resent)',
   },
   upstreamUnavailable: {
     code: 451,
@@ -187,7 +187,7 @@ export const REPLIES = {
     code: 451,
     enhanced: '4.3.0',
     text: 'Accepted for {accepted} of {total} recipients; send the same message again and only the rest will be sent',
-    when: 'Some recipients accepted, others failed temporarily (the accepted ones are remembered and skipped on retry)',
+    when: 'Some recipients accepted, others failed temporarily, maybe beside a refused one (the accepted ones are remembered and skipped on retry)',
   },
   localError: {
     code: 451,

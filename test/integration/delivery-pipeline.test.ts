@@ -182,6 +182,28 @@ describe('delivery pipeline', () => {
     assert.equal(t.sb.outbox().length, 3);
   });
 
+  test('no Date, no Message-ID: a delivered message is not remembered, so the same text sent again is delivered again', async () => {
+    const { send } = await session(await side());
+    const alert = mime({ anonymous: true, body: 'disk full on db1' });
+    assert.equal((await send(['a@example.com'], alert)).skippedDuplicates, 0);
+    assert.equal((await send(['a@example.com'], alert)).skippedDuplicates, 0);
+    assert.equal(t.sb.outbox().length, 2, 'two alerts sent, two delivered');
+    // With a Date the second one is the client's retry of the first: skipped.
+    const dated = mime({ headers: ['X-Tag: dated'] });
+    await send(['a@example.com'], dated);
+    assert.equal((await send(['a@example.com'], dated)).skippedDuplicates, 1);
+  });
+
+  test('no Date, no Message-ID: a partial delivery is remembered, so the retry sends only the rest', async () => {
+    const { send } = await session(await side({ DELIVERY_MAX_ATTEMPTS: '1', DELIVERY_CONCURRENCY: '1' }));
+    const alert = mime({ anonymous: true, body: 'disk full on db2' });
+    t.sb.setFaults({ status: 503, endpoints: ['emails'], remaining: 1 });
+    const rcpts = ['a@example.com', 'b@example.com'];
+    assertReply(await refusal(send(rcpts, alert)), 'partiallyDelivered', /Accepted for 1 of 2/);
+    assert.equal((await send(rcpts, alert)).skippedDuplicates, 1);
+    assert.deepEqual(outboxRcpts(), rcpts);
+  });
+
   test('a different message to the same recipients is not a duplicate', async () => {
     const { send } = await session(await side());
     await send(['a@example.com']);

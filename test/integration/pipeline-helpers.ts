@@ -7,14 +7,14 @@ import { REPLIES, SmtpReplyError, type ReplyKey } from '../../src/smtp/replies.t
 
 /** A plain-text message (or the head above `extra`, a MIME body of the caller's). */
 export function mime(
-  opts: { from?: string; headers?: string[]; body?: string; extra?: string } = {},
+  opts: { from?: string; headers?: string[]; body?: string; extra?: string; anonymous?: boolean } = {},
 ): Buffer {
   const lines = [
     `From: ${opts.from ?? 'Demo <demo@cakemail.test>'}`,
     'To: someone@example.com',
     'Subject: Hello from the gateway',
-    'Message-ID: <fixed-1@test>',
-    'Date: Tue, 25 Nov 2025 10:00:00 +0000',
+    // `anonymous`: no Date, no Message-ID (a script's alert).
+    ...(opts.anonymous ? [] : ['Message-ID: <fixed-1@test>', 'Date: Tue, 25 Nov 2025 10:00:00 +0000']),
     ...(opts.headers ?? []),
   ];
   if (opts.extra) return Buffer.from(`${lines.join('\r\n')}\r\n${opts.extra}`);

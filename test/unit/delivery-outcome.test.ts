@@ -29,20 +29,35 @@ test('all accepted (now or earlier) → no reply, counts', () => {
   assert.deepEqual([d.accepted, d.skipped, d.total], [2, 1, 2]);
 });
 
-test('any permanent refusal → 554, even with acceptances and temporary failures', () => {
+test('permanent refusals only (beside acceptances) → 554', () => {
   assert.deepEqual(decide([fail('a', 'validation', 'content.subject: field required')]).reply, {
     key: 'upstreamRejected',
     vars: { recipient: 'a', detail: 'content.subject: field required' },
   });
-  const d = decide([ok('a'), fail('b', 'throttled'), fail('c', 'rejected', 'bounced before')]);
+  const d = decide([ok('a'), skip('b'), fail('c', 'rejected', 'bounced before')]);
   assert.equal(d.outcome, 'rejected');
   assert.deepEqual(d.reply, {
     key: 'partiallyRejected',
-    vars: { recipient: 'c', detail: 'bounced before', accepted: 1, total: 3 },
+    vars: { recipient: 'c', detail: 'bounced before', accepted: 2, total: 3 },
   });
   const text = new SmtpReplyError('partiallyRejected', d.reply?.vars).message;
-  assert.match(text, /^5\.6\.0 Cakemail refused the message for c: bounced before \(it accepted 1 of 3/);
+  assert.match(text, /^5\.6\.0 Cakemail refused the message for c: bounced before \(it accepted 2 of 3/);
   assert.equal(decide([fail('a', 'forbidden')]).reply?.key, 'upstreamRejected');
+});
+
+test('a temporary failure beside a refusal → 451: a bounce would lose the recipient that failed for now', () => {
+  const d = decide([ok('a'), fail('b', 'rejected', 'suppressed'), fail('c', 'throttled')]);
+  assert.equal(d.outcome, 'partial');
+  assert.deepEqual(d.reply, { key: 'partiallyDelivered', vars: { accepted: 1, total: 3 } });
+  // Nothing accepted: the temporary reason, not the refusal.
+  const none = decide([fail('a', 'rejected'), fail('b', 'unavailable'), fail('c', 'validation')]);
+  assert.equal(none.outcome, 'deferred');
+  assert.equal(none.reply?.key, 'upstreamUnavailable');
+  assert.equal(decide([fail('a', 'forbidden'), fail('b', 'ambiguous')]).outcome, 'ambiguous');
+  // The client's retry: a skipped, b refused again, c accepted → now the refusal is final.
+  const retry = decide([skip('a'), fail('b', 'rejected', 'suppressed'), ok('c')]);
+  assert.equal(retry.reply?.key, 'partiallyRejected');
+  assert.deepEqual(retry.reply?.vars, { recipient: 'b', detail: 'suppressed', accepted: 2, total: 3 });
 });
 
 test('some accepted + temporary failures → 451 partiallyDelivered', () => {
