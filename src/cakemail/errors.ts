@@ -118,6 +118,10 @@ export function classifyStatus(
   const detail = detailText(body, `HTTP ${status}`);
   if (endpoint === 'token' && hasChallenge(body)) return new CakemailError('mfa', endpoint, status, detail);
   if (status === 429) return new CakemailError('throttled', endpoint, status, detail);
+  // A proxy that timed out waiting for the API: the API may have sent the email after all.
+  // No idempotency key exists, so it is not retried (like a dropped answer) and is counted.
+  if (status === 504 && endpoint === 'emails')
+    return new CakemailError('ambiguous', endpoint, status, detail);
   if (status >= 500) return new CakemailError('unavailable', endpoint, status, detail);
   if (endpoint === 'token' && (status === 400 || status === 401 || status === 403 || status === 422)) {
     return new CakemailError(

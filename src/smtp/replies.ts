@@ -175,7 +175,7 @@ export const REPLIES = {
     code: 451,
     enhanced: '4.4.1',
     text: 'No answer from the Cakemail API, try again later',
-    when: 'A call timed out or the connection dropped after the request was sent (ambiguous)',
+    when: 'A call timed out, the connection dropped after the request was sent, or a proxy answered 504 (ambiguous)',
   },
   upstreamSessionExpired: {
     code: 451,

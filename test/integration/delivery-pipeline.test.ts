@@ -138,6 +138,15 @@ describe('delivery pipeline', () => {
     assert.equal(t.sb.stats().emails, 2);
   });
 
+  test("a proxy's 504 on the POST → 451 upstreamNoAnswer, NOT retried, counted as ambiguous", async () => {
+    const { send } = await session(await side({ DELIVERY_MAX_ATTEMPTS: '4' }));
+    const amb = await metric(cakemailEmailsForwardedTotal as never, { outcome: 'ambiguous' });
+    t.sb.setFaults({ status: 504, endpoints: ['emails'] });
+    assertReply(await refusal(send(['a@example.com'])), 'upstreamNoAnswer');
+    assert.equal(t.sb.stats().emails, 1, 'the API may have sent it: not retried');
+    assert.equal(await metric(cakemailEmailsForwardedTotal as never, { outcome: 'ambiguous' }), amb + 1);
+  });
+
   test('connection dropped after the request → 451 upstreamNoAnswer, NOT retried, counted as ambiguous', async () => {
     const { send } = await session(await side({ DELIVERY_MAX_ATTEMPTS: '4' }));
     const amb = await metric(cakemailEmailsForwardedTotal as never, { outcome: 'ambiguous' });

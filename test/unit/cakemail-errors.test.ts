@@ -54,6 +54,9 @@ test('status → kind, per endpoint and grant', () => {
   assert.equal(k('emails', 422), 'validation');
   assert.equal(k('emails', 429), 'throttled');
   assert.equal(k('emails', 500), 'unavailable');
+  assert.equal(k('emails', 502), 'unavailable');
+  assert.equal(k('emails', 504), 'ambiguous', "a proxy's timeout: the email may have been sent");
+  assert.equal(k('senders', 504), 'unavailable', 'a lookup changes nothing: retried');
   assert.equal(k('emails', 404), 'unavailable', 'a misrouted URL must not bounce mail');
   assert.equal(k('senders', 408), 'unavailable');
 });
