@@ -27,18 +27,29 @@ interface Pending {
 export class RequestChannel {
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  /**
+   * Requests that timed out and asked to hear of a late answer (`onLate`): the peer still
+   * answers them (it acted on the request), and what it did may need undoing. Kept until
+   * that answer comes or the peer goes away (`rejectAll`): the peer answers every request.
+   */
+  readonly #late = new Map<number, (body: unknown) => void>();
   readonly #endpoint: IpcEndpoint;
 
   constructor(endpoint: IpcEndpoint) {
     this.#endpoint = endpoint;
   }
 
-  /** Sends `{type:'request', id, kind, body}` and resolves with the response body. */
-  request<T>(kind: string, body: unknown, timeoutMs: number): Promise<T> {
+  /**
+   * Sends `{type:'request', id, kind, body}` and resolves with the response body.
+   * `onLate`: called with the body of a successful answer that arrives after the timeout
+   * rejected the promise (never when the promise resolved, so at most one of the two).
+   */
+  request<T>(kind: string, body: unknown, timeoutMs: number, onLate?: (body: T) => void): Promise<T> {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
+        if (onLate) this.#late.set(id, onLate as (b: unknown) => void);
         reject(new IpcTimeoutError(`IPC ${kind} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       timer.unref();
@@ -55,6 +66,12 @@ export class RequestChannel {
 
   /** Feed every `response` message here. */
   handleResponse(message: ResponseMessage): void {
+    const late = this.#late.get(message.id);
+    if (late) {
+      this.#late.delete(message.id);
+      if (message.ok) late(message.body);
+      return;
+    }
     this.#settle(
       message.id,
       message.body,
@@ -65,10 +82,16 @@ export class RequestChannel {
   /** The peer went away: fail everything still waiting. */
   rejectAll(reason: string): void {
     for (const id of [...this.#pending.keys()]) this.#settle(id, undefined, new Error(reason));
+    this.#late.clear(); // no answer can come any more
   }
 
   get pendingCount(): number {
     return this.#pending.size;
+  }
+
+  /** Timed-out requests still waiting for their late answer (`onLate`). */
+  get lateCount(): number {
+    return this.#late.size;
   }
 
   #settle(id: number, body: unknown, error: Error | undefined): void {

@@ -72,6 +72,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #slots: Slot[];
   readonly #live = new Map<number, LiveWorker>();
   readonly #readyWaiters = new Map<number, (ok: boolean) => void>();
+  /** Workers told to shut down, and when each exited (one `shutdown` per worker). */
+  readonly #retirements = new WeakMap<LiveWorker, Promise<void>>();
   #tls: TlsMaterial;
   #ticketKeys: string;
   readonly #authKey: string;
@@ -214,6 +216,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #fork(slot: Slot): Promise<boolean> {
+    // A slot waiting out a crash backoff gets its worker now (a rolling restart): the
+    // pending restart must not fork a second one.
+    if (slot.restartTimer !== undefined) {
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+      this.#log.info(
+        { event: 'worker.restart_cancelled', slot: slot.index },
+        'crash restart cancelled: the slot gets a worker now',
+      );
+    }
     slot.generation += 1;
     slot.state = 'starting';
     this.#publishStates();
@@ -230,6 +242,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       retiring: false,
     };
     this.#live.set(worker.id, live);
+    this.#log.info(
+      {
+        event: 'worker.forked',
+        slot: slot.index,
+        workerPid: worker.process.pid,
+        generation: live.generation,
+      },
+      'worker forked',
+    );
     worker.on('online', () => {
       safeSend(worker, {
         type: 'init',
@@ -246,9 +267,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     worker.on('message', (message: WorkerToPrimary) => {
       if (message?.type === 'ready') {
         this.smtpPort ??= message.port;
-        if (slot.current && slot.current !== live) slot.current.retiring = true;
+        const previous = slot.current;
         slot.current = live;
         slot.state = 'listening';
+        // The slot had another worker (a rolling restart's old one, or one forked by another
+        // path): it stops now. Only a slot's current worker is seen (states, metrics, the next
+        // SIGHUP), so one left serving would never be retired.
+        if (previous && previous !== live) void this.#retire(previous, 'rolling');
         this.#readyWaiters.get(worker.id)?.(true);
         this.#log.info(
           {
@@ -280,12 +305,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
+  /** Tells a worker to drain and exit (once: a worker already retiring keeps its first reason). */
   #retire(live: LiveWorker, reason: 'stop' | 'rolling'): Promise<void> {
+    const retiring = this.#retirements.get(live);
+    if (retiring) return retiring;
     live.retiring = true;
     const slot = this.#slots[live.slot];
     if (slot && slot.current === live) slot.state = 'draining';
     this.#publishStates();
-    return new Promise<void>((resolve) => {
+    const exited = new Promise<void>((resolve) => {
       if (live.worker.isDead()) return resolve();
       live.worker.once('exit', () => resolve());
       safeSend(live.worker, { type: 'shutdown', reason } satisfies PrimaryToWorker);
@@ -303,6 +331,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       kill.unref();
       live.worker.once('exit', () => clearTimeout(kill));
     });
+    this.#retirements.set(live, exited);
+    return exited;
   }
 
   #onExit(slot: Slot, live: LiveWorker, code: number | null, signal: string | null): void {
@@ -342,6 +372,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     slot.state = 'backoff';
     this.#publishStates();
     slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
       if (!this.#stopping) void this.#fork(slot);
     }, delay);
   }

@@ -65,6 +65,11 @@ async function answer(deps: PodStateDeps, from: LiveWorker, request: WorkerReque
     case 'connection.open': {
       const { ip } = request.body;
       const lockedOut = !isTrusted(ip) && config.AUTH_LOCKOUT_THRESHOLD > 0 && (await store.isLockedOut(ip));
+      // The worker died while the store answered (Redis is awaited), or before its request
+      // was read: its connections were all released at its exit (table.releaseWorker), so
+      // one counted now under its id would never be. Nobody is left to read the answer.
+      if (from.worker.isDead())
+        return { verdict: 'draining' } satisfies WorkerResponseBody<'connection.open'>;
       const verdict = table.open(from.worker.id, ip, lockedOut);
       podConnections.set(table.total);
       return { verdict } satisfies WorkerResponseBody<'connection.open'>;

@@ -17,7 +17,10 @@ import type { AdmissionVerdict } from '../ipc/messages.ts';
 
 export interface Admission {
   verdict: AdmissionVerdict;
-  /** false: the primary did not answer in time and the worker failed open (nothing counted). */
+  /**
+   * false: the primary did not answer in time and the worker failed open; nothing for the
+   * session to give back (an `ok` answered late is given back on arrival: session-hooks.ts).
+   */
   counted: boolean;
 }
 
@@ -44,10 +47,20 @@ export class EarlyAdmission {
     this.#deps = deps;
   }
 
-  /** For the SMTP net.Server's 'connection' event. */
+  /**
+   * For the SMTP net.Server's 'connection' event.
+   *
+   * Asked only for a socket that can be told apart from every other one pending: one reset
+   * before this worker read its peer address has none (`remoteAddress` undefined: it is
+   * already gone), and all such sockets would share one key, each overwriting the last
+   * one's admission, whose release was then lost (an RST flood left the pod's count at
+   * its limit). A session of such a socket, or of a key already pending, asks at onConnect.
+   */
   onSocket(socket: Socket): void {
+    if (socket.remoteAddress === undefined) return;
     const ip = sessionAddress(socket.remoteAddress);
     const key = keyOf(ip, socket.remotePort);
+    if (this.#pending.has(key)) return; // never overwrite a pending admission: its release would be lost
     const admission = this.#deps.ask(ip);
     this.#pending.set(key, admission);
     socket.once('close', () => {

@@ -12,7 +12,7 @@ import type {
   WorkerToPrimary,
 } from '../ipc/messages.ts';
 
-const IPC_TIMEOUT_MS = 2_000;
+export const IPC_TIMEOUT_MS = 2_000;
 
 export class PrimaryLink {
   readonly channel: RequestChannel;
@@ -23,8 +23,17 @@ export class PrimaryLink {
     this.channel = new RequestChannel(endpoint);
   }
 
-  request<K extends WorkerRequestKind>(kind: K, body: WorkerRequestBody<K>): Promise<WorkerResponseBody<K>> {
-    return this.channel.request<WorkerResponseBody<K>>(kind, body, IPC_TIMEOUT_MS);
+  /**
+   * `onLateAnswer`: the primary's answer when it came after the deadline (the promise
+   * rejected, the worker failed open): what the primary did then is the caller's to undo
+   * (a `connection.open` it counted must be given back: session-hooks.ts).
+   */
+  request<K extends WorkerRequestKind>(
+    kind: K,
+    body: WorkerRequestBody<K>,
+    opts?: { onLateAnswer?: (body: WorkerResponseBody<K>) => void },
+  ): Promise<WorkerResponseBody<K>> {
+    return this.channel.request<WorkerResponseBody<K>>(kind, body, IPC_TIMEOUT_MS, opts?.onLateAnswer);
   }
 
   notify(message: WorkerToPrimary): void {

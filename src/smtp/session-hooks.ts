@@ -104,17 +104,31 @@ export function createSessionHooks(deps: HookDeps) {
   const release = (ip: string) => releases.add(ip);
   const admissions = new EarlyAdmission({
     ask: (ip) =>
-      link.request('connection.open', { ip }).then(
-        ({ verdict }) => ({ verdict, counted: true }),
-        (err: Error) => {
-          // The primary did not answer in time: fail open rather than refuse mail.
-          log.warn(
-            { event: 'smtp.admission_timeout', err: err.message },
-            'admission not answered; accepting',
-          );
-          return { verdict: 'ok' as const, counted: false };
-        },
-      ),
+      link
+        .request(
+          'connection.open',
+          { ip },
+          {
+            // Answered after the timeout below failed open (counted: false, so neither the
+            // session nor early-admission gives it back): an `ok` the primary counted is
+            // given back here, its one and only release.
+            onLateAnswer: ({ verdict }) => {
+              log.info({ event: 'smtp.admission_late', verdict }, 'admission answered after its timeout');
+              if (verdict === 'ok') release(ip);
+            },
+          },
+        )
+        .then(
+          ({ verdict }) => ({ verdict, counted: true }),
+          (err: Error) => {
+            // The primary did not answer in time: fail open rather than refuse mail.
+            log.warn(
+              { event: 'smtp.admission_timeout', err: err.message },
+              'admission not answered; accepting',
+            );
+            return { verdict: 'ok' as const, counted: false };
+          },
+        ),
     release,
   });
 
