@@ -21,6 +21,7 @@ import { forwardedHeaders } from './headers.ts';
 import { prescan } from './limits.ts';
 import { parseSimpleMessage } from './fast-path.ts';
 import { parseMime } from './parse.ts';
+import { bodyHasInvalidBytes, subjectHasInvalidBytes } from './replacement-char.ts';
 
 export type { ControlFields } from './control-headers.ts';
 
@@ -84,7 +85,9 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
 
   const subject = (parsed.subject ?? '').replace(/[\r\n\t]+/g, ' ').trim();
   if (!subject) throw noSubject();
-  if (subject.includes('\uFFFD')) {
+  // A U+FFFD is refused when it replaced invalid bytes, kept when the sender wrote one
+  // (replacement-char.ts looks at the bytes; only asked when there is one).
+  if (subject.includes('\uFFFD') && subjectHasInvalidBytes(scan.headers)) {
     throw invalid('the Subject holds bytes that are not valid in its charset (or an unknown charset)');
   }
   const html = nonBlank(parsed.html);
@@ -92,7 +95,7 @@ export async function convertMessage(raw: Buffer, opts: ConvertOptions): Promise
   if (html === undefined && text === undefined) {
     throw invalid('the message has no text or HTML body (the Cakemail API needs one of them)');
   }
-  if (html?.includes('\uFFFD') || text?.includes('\uFFFD')) {
+  if ((html?.includes('\uFFFD') || text?.includes('\uFFFD')) && bodyHasInvalidBytes(raw, opts)) {
     const declared = scan.charsets.length > 0 ? scan.charsets.join(', ') : 'none declared, read as UTF-8';
     throw invalid(`the body holds bytes that are not valid in its charset (${declared})`);
   }

@@ -1,9 +1,9 @@
 /**
  * The common case without mailparser's stream machinery: a single-part text/plain or
- * text/html message in UTF-8 (or US-ASCII), 7bit/8bit/binary or base64, with ASCII-only
- * headers. That is most transactional mail, and mailparser's per-message streams were the
- * largest CPU cost of a worker (docs/benchmarks.md). Anything else returns undefined and
- * takes the mailparser path (parse.ts).
+ * text/html message in UTF-8 (or US-ASCII), 7bit/8bit/binary or base64 (padded at its end
+ * only), with ASCII-only headers. That is most transactional mail, and mailparser's
+ * per-message streams were the largest CPU cost of a worker (docs/benchmarks.md). Anything
+ * else returns undefined and takes the mailparser path (parse.ts).
  *
  * The result must equal mailparser's for every message it accepts: headers go through the
  * same libmime calls and the same addressparser mailparser uses, and a property test
@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import libmime from 'libmime';
 import type { HeaderField } from './header-fields.ts';
 import { fieldText, firstField } from './header-fields.ts';
-import type { ScanResult } from './limits.ts';
+import { type ScanResult, paddedAtEndOnly } from './limits.ts';
 import type { ParsedMime } from './parse.ts';
 
 type Address = { name?: string; address?: string; group?: Address[] };
@@ -39,11 +39,13 @@ const UTF8_CHARSETS = new Set(['', 'utf-8', 'utf8', 'us-ascii', 'ascii']);
 
 export function parseSimpleMessage(
   raw: Buffer,
-  scan: Pick<ScanResult, 'headers' | 'parts' | 'contentType'>,
+  scan: Pick<ScanResult, 'headers' | 'parts' | 'contentType' | 'bodyStart'>,
 ): ParsedMime | undefined {
   const { headers, parts } = scan;
   if (parts !== 1 || raw[0] === 0x0d || raw[0] === 0x0a) return undefined; // no header block at all: leave it
-  const headerEnd = endOfHeaders(raw);
+  // The prescan's header end, the first line that is empty ("\n" or "\r\n") as for
+  // mailparser: a search for CRLF CRLF or LF LF misses `...\n\r\n`.
+  const headerEnd = scan.bodyStart;
   if (headerEnd < 0) return undefined;
   for (let i = 0; i < headerEnd; i++) if (raw[i]! > 0x7e) return undefined; // 8-bit header bytes: mailparser's charset guessing
 
@@ -64,8 +66,12 @@ export function parseSimpleMessage(
   const bodyRaw = raw.subarray(headerEnd);
   let body: Buffer;
   if (PLAIN_ENCODINGS.has(encoding)) body = bodyRaw;
-  else if (encoding === 'base64') body = Buffer.from(bodyRaw.toString('latin1'), 'base64');
-  else return undefined;
+  else if (encoding === 'base64') {
+    // Node's decoder stops at the first '='; mailparser's goes on after a padded run
+    // (`SGVsbG8g\r\nd29ybGQsIA==\r\neW91...`, lines encoded apart): its path then.
+    if (!paddedAtEndOnly(raw, headerEnd, raw.length)) return undefined;
+    body = Buffer.from(bodyRaw.toString('latin1'), 'base64');
+  } else return undefined;
   if (!isUtf8(body)) return undefined;
   const content = body.toString('utf8').replace(/\r\n/g, '\n');
   if (!/\S/.test(content)) return undefined; // refused as bodiless either way; mailparser's shape of "empty" varies
@@ -81,16 +87,6 @@ export function parseSimpleMessage(
     ...(mime === 'text/html' ? { html: content, text: '' } : { text: content }),
     parts: [],
   };
-}
-
-/** Offset of the body: after the first empty line (CRLF CRLF or LF LF); -1 when none. */
-function endOfHeaders(raw: Buffer): number {
-  const crlf = raw.indexOf('\r\n\r\n');
-  // An LF LF that comes first starts before the CRLF CRLF: no need to search the body for one.
-  const lf = (crlf < 0 ? raw : raw.subarray(0, crlf + 2)).indexOf('\n\n');
-  if (crlf < 0 && lf < 0) return -1;
-  if (lf >= 0 && (crlf < 0 || lf < crlf)) return lf + 2;
-  return crlf + 4;
 }
 
 /** What mailparser's processHeaders does first: libmime.decodeHeader of the whole line, trimmed. */

@@ -6,6 +6,7 @@
  * latin1-decoded copy.
  */
 import { isUtf8 } from 'node:buffer';
+import libmime from 'libmime';
 
 export interface HeaderField {
   /** The name as written (trailing whitespace of the obsolete `Name : value` syntax removed). */
@@ -98,11 +99,21 @@ export interface StructuredValue {
   readonly params: ReadonlyMap<string, string>;
 }
 
+/** The parameters the prescan reads; in RFC 2231 form, libmime's reading of them is taken. */
+const READ_PARAMS = ['boundary', 'charset'] as const;
+
 /**
  * Parses `type/subtype; name=value; name="quoted"` with comments removed, quoted strings
  * unescaped, and RFC 2231 `name*0=`, `name*=charset''pct` forms joined. Lenient on purpose:
  * it only has to agree with mailparser on the handful of parameters the prescan reads
  * (boundary, charset).
+ *
+ * An RFC 2231 value beats a plain one of the same name, in either order, as in libmime
+ * (the plain one is the ASCII fallback, RFC 6266 4.3): keeping `boundary=c` of
+ * `boundary*=utf-8''b; boundary=c` split the message elsewhere than mailparser. For
+ * boundary and charset in that form (rare) the value is libmime's own parseHeaderValue's,
+ * the reader mailparser's splitter uses, so that its ways of joining and decoding the
+ * pieces are matched exactly; the joining here serves the other names.
  */
 export function parseStructured(text: string): StructuredValue {
   const tokens = splitParams(stripComments(text));
@@ -125,8 +136,8 @@ export function parseStructured(text: string): StructuredValue {
     list.push({ n: m[2] === undefined ? 0 : Number(m[2]), v: val, ext: m[3] === '*' || m[2] === undefined });
     pieces.set(base, list);
   }
+  if (pieces.size === 0) return { value, params: plain };
   for (const [base, list] of pieces) {
-    if (plain.has(base)) continue;
     list.sort((a, b) => a.n - b.n);
     let joined = '';
     for (const [idx, p] of list.entries()) {
@@ -138,6 +149,15 @@ export function parseStructured(text: string): StructuredValue {
       joined += v;
     }
     plain.set(base, joined);
+  }
+  if (READ_PARAMS.some((name) => pieces.has(name))) {
+    const parsed = libmime.parseHeaderValue(text, { stripComments: true });
+    for (const name of READ_PARAMS) {
+      if (!pieces.has(name)) continue;
+      const v = parsed.params[name];
+      if (v === undefined) plain.delete(name);
+      else plain.set(name, v);
+    }
   }
   return { value, params: plain };
 }

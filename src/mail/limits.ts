@@ -35,6 +35,12 @@ export interface ScanResult {
   readonly headers: HeaderField[];
   /** The top-level Content-Type, parsed (the fast path reads it again otherwise). */
   readonly contentType: StructuredValue | undefined;
+  /**
+   * Where the top-level body starts: after the first line that is empty ("\n" or "\r\n",
+   * mailparser's splitter ends a header block there too), or -1 when there is none. The fast
+   * path takes its body from here, so both paths split header and body at the same byte.
+   */
+  readonly bodyStart: number;
   /** MIME parts seen, the top-level one and every multipart container included. */
   readonly parts: number;
   /** Deepest multipart nesting (0 for a single-part message). */
@@ -70,6 +76,19 @@ export interface Base64Body {
   readonly path: string;
   readonly start: number;
   readonly end: number;
+}
+
+/**
+ * Where the body of a part mailparser may render as text or HTML lies (textBodies), and how
+ * it is encoded. `end` includes the line break before the next delimiter line.
+ */
+export interface TextBody {
+  readonly start: number;
+  end: number;
+  /** Content-Transfer-Encoding, lower-cased ('' when absent). */
+  readonly cte: string;
+  /** The charset parameter as written, '' when absent. */
+  readonly charset: string;
 }
 
 /** Below this, decoding apart saves less than copying the rest of the message costs. */
@@ -113,6 +132,18 @@ export function prescan(raw: Buffer, limits: ScanLimits): ScanResult {
   return new Scanner(raw, limits).run();
 }
 
+/**
+ * The bodies of every part mailparser may render as text or HTML (text/plain, text/html,
+ * message/delivery-status, unless an attachment): a superset of them, from a second scan.
+ * Only for the rare message whose converted body holds a U+FFFD (convert.ts), so the
+ * prescan itself collects nothing.
+ */
+export function textBodies(raw: Buffer, limits: ScanLimits): TextBody[] {
+  const bodies: TextBody[] = [];
+  new Scanner(raw, limits, bodies).run();
+  return bodies;
+}
+
 export function where(path: string): string {
   return path ? `part ${path}` : 'the message';
 }
@@ -138,10 +169,15 @@ class Scanner {
   private textOutsideAlternative = false;
   private hasHtml = false;
   private readonly alternatives: Multipart[] = [];
+  private topBodyStart = -1;
+  /** Collects the text bodies (textBodies) when set; `openText` is the one being read. */
+  private readonly textBodies: TextBody[] | undefined;
+  private openText: TextBody | undefined;
 
-  constructor(raw: Buffer, limits: ScanLimits) {
+  constructor(raw: Buffer, limits: ScanLimits, textBodies?: TextBody[]) {
     this.raw = raw;
     this.limits = limits;
+    this.textBodies = textBodies;
   }
 
   run(): ScanResult {
@@ -190,6 +226,7 @@ class Scanner {
     return {
       headers: this.topHeaders,
       contentType: this.topContentType,
+      bodyStart: this.topBodyStart,
       parts: this.parts,
       depth: this.depth,
       charsets: [...this.charsets],
@@ -234,6 +271,10 @@ class Scanner {
   /** The current node ends at `pos` (a delimiter line or the end of the message). */
   private endNode(pos: number): void {
     if (this.inHead) this.endHead(pos, pos);
+    if (this.openText) {
+      this.openText.end = pos;
+      this.openText = undefined;
+    }
     if (this.base64Start >= 0) {
       const problem = checkBase64(this.raw, this.base64Start, pos);
       if (problem) throw invalid(`${where(this.path)} is not valid base64 (${problem})`);
@@ -257,6 +298,8 @@ class Scanner {
     if (top) {
       this.topHeaders = fields;
       this.topContentType = ct;
+      // a header block that the end of the message ends, not an empty line: headEnd === bodyStart
+      this.topBodyStart = bodyStart > headEnd ? bodyStart : -1;
     }
     const dispField = firstField(fields, 'content-disposition');
     const disposition = dispField ? parseStructured(fieldText(dispField.raw)).value : '';
@@ -310,6 +353,14 @@ class Scanner {
     if (cte === 'base64') {
       this.base64Start = bodyStart;
       this.base64Attachment = this.path !== '' && !type.startsWith('text/') && !type.startsWith('message/');
+    }
+    if (
+      this.textBodies &&
+      disposition !== 'attachment' &&
+      (type === 'text/plain' || type === 'text/html' || type === 'message/delivery-status')
+    ) {
+      this.openText = { start: bodyStart, end: bodyStart, cte, charset: ct?.params.get('charset') ?? '' };
+      this.textBodies.push(this.openText);
     }
 
     const isBody = inline && (type === 'text/plain' || type === 'text/html');
@@ -375,8 +426,12 @@ export function checkBase64(raw: Buffer, start: number, end: number): string {
   return '';
 }
 
-/** No '=' in `raw[start, end)`, or only '=' and whitespace from the first one on. */
-function paddedAtEndOnly(raw: Buffer, start: number, end: number): boolean {
+/**
+ * No '=' in `raw[start, end)`, or only '=' and whitespace from the first one on: then Node's
+ * base64 decoder reads it as mailparser's does (it stops at the first '=', mailparser's
+ * libbase64 decodes each padded run apart and goes on).
+ */
+export function paddedAtEndOnly(raw: Buffer, start: number, end: number): boolean {
   const eq = raw.subarray(start, end).indexOf(0x3d);
   if (eq === -1) return true;
   for (let i = start + eq; i < end; i++) {

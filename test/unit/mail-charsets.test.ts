@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { convertMessage } from '../../src/mail/convert.ts';
+import { parseSimpleMessage } from '../../src/mail/fast-path.ts';
+import { prescan } from '../../src/mail/limits.ts';
 import { OPTS, assertRefused, message } from '../helpers/mail-fixtures.ts';
 import { assertSchemaValid } from '../helpers/mail-schema.ts';
 
@@ -105,6 +107,106 @@ describe('convertMessage: charsets and transfer encodings', () => {
       'mimeInvalid',
       'none declared',
     );
+  });
+
+  // A U+FFFD the sender wrote (EF BF BD, valid UTF-8) is text like any other; only one that
+  // replaced invalid bytes means the text is not what was sent.
+  const FFFD = '\uFFFD';
+  const fastPath = (raw: Buffer) => parseSimpleMessage(raw, prescan(raw, OPTS)) !== undefined;
+
+  it('keeps a real U+FFFD in a UTF-8 body (fast path)', async () => {
+    for (const [cte, body] of [
+      ['8bit', Buffer.from(`M${FFFD}ller\r\n`)],
+      ['base64', `${Buffer.from(`M${FFFD}ller`).toString('base64')}\r\n`],
+    ] as const) {
+      const raw = message(
+        ['Subject: s', 'Content-Type: text/plain; charset=utf-8', `Content-Transfer-Encoding: ${cte}`],
+        body,
+      );
+      assert.ok(fastPath(raw), cte);
+      const m = await convertMessage(raw, OPTS);
+      assert.equal(m.content.text?.trimEnd(), `M${FFFD}ller`, cte);
+    }
+  });
+
+  it('keeps a real U+FFFD in a UTF-8 body (mailparser path)', async () => {
+    const qpRaw = message(
+      [
+        'Subject: s',
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: quoted-printable',
+      ],
+      'M=EF=BF=\r\n=BDller\r\n',
+    );
+    assert.ok(!fastPath(qpRaw));
+    assert.equal((await convertMessage(qpRaw, OPTS)).content.text, `M${FFFD}ller\n`);
+
+    // beside an ISO-8859-1 HTML part, whose bytes never decode to U+FFFD
+    const alternative = message(
+      ['Subject: s', 'Content-Type: multipart/alternative; boundary=b'],
+      Buffer.concat([
+        Buffer.from(`--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nM${FFFD}ller\r\n`),
+        Buffer.from(
+          '--b\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<p>caf\xe9</p>\r\n--b--\r\n',
+          'latin1',
+        ),
+      ]),
+    );
+    const m = await convertMessage(alternative, OPTS);
+    assert.equal(m.content.text, `M${FFFD}ller`);
+    assert.equal(m.content.html, '<p>café</p>');
+  });
+
+  it('keeps a real U+FFFD in the Subject: RFC 2047 (B, Q, split over two words) and raw UTF-8', async () => {
+    const subjects = [
+      `=?utf-8?B?${Buffer.from(`M${FFFD}ller`).toString('base64')}?=`,
+      '=?UTF-8?Q?M=EF=BF=BDller?=',
+      '=?UTF-8?Q?M=EF=BF?= =?UTF-8?Q?=BDller?=',
+    ];
+    for (const subject of subjects) {
+      const raw = message([`Subject: ${subject}`], 'x\r\n');
+      assert.ok(fastPath(raw), subject);
+      assert.equal((await convertMessage(raw, OPTS)).content.subject, `M${FFFD}ller`, subject);
+    }
+    const raw = Buffer.from(`Subject: M${FFFD}ller\r\n\r\nx\r\n`);
+    assert.ok(!fastPath(raw));
+    assert.equal((await convertMessage(raw, OPTS)).content.subject, `M${FFFD}ller`);
+  });
+
+  it('still refuses invalid bytes next to a real U+FFFD', async () => {
+    const bodies: [string[], Buffer][] = [
+      [['Subject: s'], Buffer.concat([Buffer.from(`M${FFFD}ller `), Buffer.from('caf\xe9\r\n', 'latin1')])],
+      [
+        [
+          'Subject: s',
+          'Content-Type: text/plain; charset=utf-8',
+          'Content-Transfer-Encoding: quoted-printable',
+        ],
+        Buffer.from('M=EF=BF=BDller caf=E9\r\n'),
+      ],
+      [
+        ['Subject: s', 'Content-Type: multipart/alternative; boundary=b'],
+        Buffer.concat([
+          Buffer.from(`--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nM${FFFD}ller\r\n`),
+          Buffer.from('--b\r\nContent-Type: text/html\r\n\r\n<p>caf\xe9</p>\r\n--b--\r\n', 'latin1'),
+        ]),
+      ],
+    ];
+    for (const [headers, body] of bodies) {
+      await assertRefused(
+        convertMessage(message(headers, body), OPTS),
+        'mimeInvalid',
+        'not valid in its charset',
+      );
+    }
+    const subjects = [
+      Buffer.concat([Buffer.from(`Subject: M${FFFD}ller `), Buffer.from('caf\xe9\r\n\r\nx\r\n', 'latin1')]),
+      Buffer.from('Subject: =?UTF-8?Q?M=EF=BF=BDller?= =?utf-8?q?caf=E9?=\r\n\r\nx\r\n'),
+      Buffer.from('Subject: =?UTF-8?Q?M=EF=BF=BDller?= and =?utf-8?q?caf=E9?=\r\n\r\nx\r\n'),
+    ];
+    for (const raw of subjects) {
+      await assertRefused(convertMessage(raw, OPTS), 'mimeInvalid', 'Subject holds bytes that are not valid');
+    }
   });
 
   it('refuses a subject whose encoded word names an unknown charset with 8-bit content', async () => {

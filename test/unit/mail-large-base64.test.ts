@@ -135,3 +135,30 @@ test('a 1 MB PDF (scenario (d)) is decoded apart, and converts to the same reque
   const converted = await convertMessage(raw, OPTS);
   assert.equal(converted.attachments[0]?.content, pdf.toString('base64'));
 });
+
+test('boundary*= beats boundary=: the prescan cuts out the body mailparser sees there, not another', async () => {
+  // libmime splits this message at --b (RFC 2231 form); the --c parts are epilogue. The
+  // prescan used to split at --c and put the large PDF's bytes into b.png.
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from(noise(20_000, 3))]);
+  const pdf64 = (pdf.toString('base64').match(/.{1,76}/g) ?? []).join('\r\n');
+  const png = Buffer.from('89504e470d0a1a0a', 'hex');
+  const raw = Buffer.from(
+    "Subject: s\r\nContent-Type: multipart/mixed; boundary*=utf-8''b; boundary=c\r\n\r\n" +
+      '--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n' +
+      `--b\r\nContent-Type: image/png; name=b.png\r\nContent-Transfer-Encoding: base64\r\n\r\n${png.toString('base64')}\r\n` +
+      '--b--\r\n' +
+      '--c\r\nContent-Type: text/plain\r\n\r\nx\r\n' +
+      `--c\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n${pdf64}\r\n` +
+      '--c--\r\n',
+    'latin1',
+  );
+  const { scan, apart, whole } = await bothWays(raw);
+  assert.deepEqual(scan.largeBase64, []);
+  assert.deepEqual(apart, whole);
+  const converted = await convertMessage(raw, OPTS);
+  assert.equal(converted.content.text, 'hello');
+  assert.deepEqual(
+    converted.attachments.map((a) => [a.filename, a.content]),
+    [['b.png', png.toString('base64')]],
+  );
+});

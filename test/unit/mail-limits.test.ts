@@ -146,6 +146,10 @@ describe('convertMessage: malformed MIME', () => {
       ['multipart/mixed (comment); boundary="q(x)"', 'q(x)'],
       ['multipart/mixed; boundary*0=ab; boundary*1=cd', 'abcd'],
       ['multipart/mixed; boundary=first; boundary=second', 'first'],
+      // the RFC 2231 form wins over the plain one, in either order, as in libmime
+      ["multipart/mixed; boundary*=utf-8''b2231; boundary=plain", 'b2231'],
+      ["multipart/mixed; boundary=plain; boundary*=utf-8''b2231", 'b2231'],
+      ["multipart/mixed; boundary=plain; boundary*0*=us-ascii'en'b%32; boundary*1=231", 'b2231'],
     ];
     for (const [ct, boundary] of cases) {
       const m = await convertMessage(mixed(`--${boundary}\r\n\r\nbody\r\n--${boundary}--\r\n`, ct), OPTS);
