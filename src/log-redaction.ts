@@ -23,8 +23,15 @@
  * (the workers' credential HMAC key) and ticket key(s) (TLS session tickets);
  * case-insensitive.
  */
-const SECRET_KEY =
-  /[{,]"(?:[\w-]*(?:password|passwd|secret|token)|authorization|cookie|pass|key|(?:api|auth)[_-]?key|ticket[_-]?keys?)":/gi;
+const SECRET_NAME =
+  '(?:[\\w-]*(?:password|passwd|secret|token)|authorization|cookie|pass|key|(?:api|auth)[_-]?key|ticket[_-]?keys?)';
+const SECRET_KEY = new RegExp(`[{,]"${SECRET_NAME}":`, 'gi');
+const SECRET_NAME_ONLY = new RegExp(`^${SECRET_NAME}$`, 'i');
+
+/** A field name the logs censor (for what renders log fields other than as a JSON line). */
+export function isSecretKey(name: string): boolean {
+  return SECRET_NAME_ONLY.test(name);
+}
 
 export const CENSOR = '[redacted]';
 const CENSORED = JSON.stringify(CENSOR);

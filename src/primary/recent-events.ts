@@ -5,6 +5,7 @@
  * that already logs an error is covered, and nothing new has to remember to record.
  */
 import type { Logger } from '../log.ts';
+import { CENSOR, isSecretKey } from '../log-redaction.ts';
 
 export interface RecentEvent {
   /** ISO time. */
@@ -52,7 +53,8 @@ function describe(args: unknown[], level: RecentEvent['level']): RecentEvent {
   const message = typeof first === 'string' ? first : typeof second === 'string' ? second : '';
   const detail = Object.entries(fields)
     .filter(([k, v]) => !SKIPPED_FIELDS.has(k) && v !== undefined && typeof v !== 'object')
-    .map(([k, v]) => `${k}=${String(v)}`)
+    // The status page is not a log line: the JSON backstop (log-redaction.ts) never sees it.
+    .map(([k, v]) => `${k}=${isSecretKey(k) ? CENSOR : String(v)}`)
     .join(' ');
   return {
     at: new Date().toISOString(),

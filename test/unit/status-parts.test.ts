@@ -58,6 +58,9 @@ test('recordingErrors: error and fatal lines are recorded and still logged; othe
     ],
   );
   assert.equal(ring.list()[2]!.detail, 'slot=1 signal=SIGKILL');
+  // The status page shows `detail`: a secret-named field is censored there as in the logs.
+  log.error({ event: 'x.secret', password: 'hunter2', refresh_token: 'rt-1', user: 'u' }, 'oops');
+  assert.equal(ring.list()[0]!.detail, 'password=[redacted] refresh_token=[redacted] user=u');
 });
 
 test('escapeHtml leaves nothing that could open a tag or end an attribute', () => {
