@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 import libmime from 'libmime';
 import type { HeaderField } from './header-fields.ts';
 import { fieldText, firstField } from './header-fields.ts';
-import { type ScanResult, paddedAtEndOnly } from './limits.ts';
+import { paddedAtEndOnly } from './base64-checks.ts';
+import type { ScanResult } from './limits.ts';
 import type { ParsedMime } from './parse.ts';
 
 type Address = { name?: string; address?: string; group?: Address[] };

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { convertMessage } from '../../src/mail/convert.ts';
 import fc from 'fast-check';
-import { checkBase64, prescan } from '../../src/mail/limits.ts';
+import { checkBase64 } from '../../src/mail/base64-checks.ts';
+import { prescan } from '../../src/mail/limits.ts';
 import { OPTS, assertRefused, message } from '../helpers/mail-fixtures.ts';
 
 /** Resolves or rejects within `ms`, else fails: a refusal must be quick, not merely eventual. */
