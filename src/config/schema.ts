@@ -116,6 +116,11 @@ export const CONFIG_VARIABLES = {
     '250',
     'first delay before replacing a crashed worker (doubles each crash)',
   ],
+  WORKER_START_TIMEOUT_MS: [
+    int(1_000, 600_000),
+    '30000',
+    'time a new worker has to report ready; past it, it is killed (a crash of a starting slot, a failed rolling replacement)',
+  ],
   WORKER_CRASH_LOOP_LIMIT: [
     int(1, 1000),
     '10',

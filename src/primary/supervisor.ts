@@ -295,7 +295,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
     worker.on('exit', (code, signal) => this.#onExit(slot, live, code, signal));
     return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => finish(false), 30_000);
+      const timer = setTimeout(() => {
+        // Hung before ready: it serves nobody, and nothing else would ever stop it (a
+        // rolling restart keeps the old worker; a starting slot counts it as a crash).
+        this.#log.error(
+          { event: 'worker.start_timeout', slot: slot.index, workerPid: worker.process.pid },
+          'worker did not become ready in time; killing it',
+        );
+        worker.process.kill('SIGKILL');
+        finish(false);
+      }, this.#config.WORKER_START_TIMEOUT_MS);
       const finish = (ok: boolean) => {
         clearTimeout(timer);
         this.#readyWaiters.delete(worker.id);

@@ -97,3 +97,32 @@ test('SIGHUP while a crash replacement starts: both forks listen, the one replac
     await gw.stop();
   }
 });
+
+test('a rolling replacement that never reports ready is killed at WORKER_START_TIMEOUT_MS; the old worker keeps serving', async () => {
+  const gw = await startGateway({ env: { SMTP_WORKERS: '1', WORKER_START_TIMEOUT_MS: '1500' } });
+  try {
+    const old = Number(gw.lines.find(listening)!.workerPid);
+    const mark = gw.lines.length;
+    gw.signal('SIGHUP');
+    const forked = await gw.waitForLog(
+      (l) => l.event === 'worker.forked' && l.generation === 2,
+      10_000,
+      mark,
+    );
+    const hung = Number(forked.workerPid);
+    process.kill(hung, 'SIGSTOP'); // long before it can report ready: a start that hangs
+    await gw.waitForLog((l) => l.event === 'worker.start_timeout' && l.workerPid === hung, 10_000, mark);
+    await gw.waitForLog((l) => l.event === 'worker.rolling_failed', 10_000, mark);
+    await gw.waitForLog((l) => l.event === 'worker.exit' && l.workerPid === hung, 10_000, mark);
+    assert.deepEqual(children(gw), [old], 'the hung replacement is gone, the old worker stays');
+    assert.equal(await greeted(gw), 220);
+    // The next SIGHUP replaces the old worker as usual.
+    const next = gw.lines.length;
+    gw.signal('SIGHUP');
+    const ready = await gw.waitForLog((l) => listening(l) && l.generation === 3, 15_000, next);
+    await gw.waitForLog((l) => l.event === 'worker.exit' && l.workerPid === old, 15_000, next);
+    assert.deepEqual(children(gw), [Number(ready.workerPid)]);
+  } finally {
+    await gw.stop();
+  }
+});
