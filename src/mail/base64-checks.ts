@@ -4,11 +4,6 @@
  * and stops at the first '=', so it may only see base64 it reads the same way.
  */
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SP = 0x20;
-const HT = 0x09;
-
 // One bit a class, so that checkBase64 can OR them together.
 const B64_DATA = 1;
 const B64_PAD = 2;
@@ -18,7 +13,7 @@ const BASE64_CLASS = new Uint8Array(256).fill(B64_INVALID);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
   BASE64_CLASS[c.charCodeAt(0)] = B64_DATA;
 BASE64_CLASS[0x3d] = B64_PAD;
-for (const b of [SP, HT, CR, LF]) BASE64_CLASS[b] = B64_SPACE;
+for (const c of ' \t\r\n') BASE64_CLASS[c.charCodeAt(0)] = B64_SPACE;
 
 /** Why `raw[start, end)` is not base64 a decoder can read faithfully, or '' if it is. */
 export function checkBase64(raw: Buffer, start: number, end: number): string {

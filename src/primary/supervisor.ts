@@ -44,6 +44,8 @@ export interface LiveWorker {
   readonly generation: number;
   readonly channel: RequestChannel;
   retiring: boolean;
+  /** Set by the one `shutdown` it is sent: resolves when it exited. */
+  retirement?: Promise<void>;
 }
 
 interface Slot {
@@ -72,8 +74,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #slots: Slot[];
   readonly #live = new Map<number, LiveWorker>();
   readonly #readyWaiters = new Map<number, (ok: boolean) => void>();
-  /** Workers told to shut down, and when each exited (one `shutdown` per worker). */
-  readonly #retirements = new WeakMap<LiveWorker, Promise<void>>();
   #tls: TlsMaterial;
   #ticketKeys: string;
   readonly #authKey: string;
@@ -316,13 +316,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Tells a worker to drain and exit (once: a worker already retiring keeps its first reason). */
   #retire(live: LiveWorker, reason: 'stop' | 'rolling'): Promise<void> {
-    const retiring = this.#retirements.get(live);
-    if (retiring) return retiring;
+    if (live.retirement) return live.retirement;
     live.retiring = true;
     const slot = this.#slots[live.slot];
     if (slot && slot.current === live) slot.state = 'draining';
     this.#publishStates();
-    const exited = new Promise<void>((resolve) => {
+    live.retirement = new Promise<void>((resolve) => {
       if (live.worker.isDead()) return resolve();
       live.worker.once('exit', () => resolve());
       safeSend(live.worker, { type: 'shutdown', reason } satisfies PrimaryToWorker);
@@ -340,8 +339,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       kill.unref();
       live.worker.once('exit', () => clearTimeout(kill));
     });
-    this.#retirements.set(live, exited);
-    return exited;
+    return live.retirement;
   }
 
   #onExit(slot: Slot, live: LiveWorker, code: number | null, signal: string | null): void {
