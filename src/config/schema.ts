@@ -89,7 +89,11 @@ export const CONFIG_VARIABLES = {
     String(availableParallelism()),
     'SMTP worker processes (default: available CPUs; set it under cgroup limits)',
   ],
-  DRAIN_TIMEOUT: [int(1, 3600), '30', 'seconds a stopping worker lets DATA in flight finish before 421'],
+  DRAIN_TIMEOUT: [
+    int(1, 3600),
+    '30',
+    'seconds a stopping worker lets sessions finish; then 421, and no new Cakemail call (deliveries under way still answer)',
+  ],
   DATA_DIR: [z.string().min(1), '.data', 'writable directory: self-signed TLS, sandbox outbox'],
   WORKER_SEMI_SPACE_MB: [
     int(0, 1024),

@@ -52,6 +52,9 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
   const senders =
     deps.senders ?? new SenderDirectory({ client, authenticator, maxEntries: config.AUTH_CACHE_SIZE });
   const conversion = convertOptions(config);
+  /** False once the worker's drain has ended: no Cakemail call starts any more (stopCalls). */
+  let callsOpen = true;
+  const areCallsOpen = () => callsOpen;
 
   async function resolveSender(
     msg: IncomingMessage,
@@ -119,6 +122,10 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
         if (timing) timing.upstreamSeconds = upstream.seconds;
       }
     },
+
+    stopCalls(): void {
+      callsOpen = false;
+    },
   };
 
   async function deliverTimed(
@@ -126,6 +133,8 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     ctx: SessionContext,
     upstream: UpstreamClock,
   ): Promise<DeliveryReceipt> {
+    // The drain has ended and this session is being closed: nothing of it was sent.
+    if (!callsOpen) throw new SmtpReplyError('shuttingDown');
     const queueId = newQueueId();
     // queueId goes in each line rather than in a child logger: pino builds a child's
     // bindings (their JSON) at once, a cost per message even when nothing logs.
@@ -172,6 +181,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
               body: bodies.for(recipient),
               ...(accountId === undefined ? {} : { accountId }),
               deadline,
+              callsOpen: areCallsOpen,
             },
             { maxAttempts: config.DELIVERY_MAX_ATTEMPTS, baseDelayMs: config.DELIVERY_RETRY_BASE_MS },
           ),

@@ -13,11 +13,12 @@
  *   DELIVERY_MAX_ATTEMPTS attempts, and no retry whose delay would end past the message
  *   deadline (DELIVERY_DEADLINE_MS). An attempt in flight is never cut short by the
  *   deadline: that would turn a clean answer into an ambiguous one.
+ * - Once a stopping worker's drain has ended (`callsOpen`), no attempt starts at all.
  */
 import { IterableBackoff, handleWhen, retry } from 'cockatiel';
 import type { CakemailAuthenticator } from '../cakemail/authenticator.ts';
 import type { CakemailClient } from '../cakemail/client.ts';
-import { isCakemailError, isRetryable } from '../cakemail/errors.ts';
+import { CakemailError, isCakemailError, isRetryable } from '../cakemail/errors.ts';
 import type { SubmitEmailResponse } from '../cakemail/types.ts';
 import { cakemailApiRetriesTotal } from '../metrics/worker-metrics.ts';
 
@@ -35,6 +36,12 @@ export interface SubmitJob {
   accountId?: number;
   /** Epoch ms after which no new attempt starts. */
   deadline: number;
+  /**
+   * False once the worker's drain has ended (MailPipeline.stopCalls): from then on no
+   * attempt starts, a first one included, so the worker's last calls are those already
+   * on the wire. A call not made ends as `unavailable`: 451, the client sends it again.
+   */
+  callsOpen?: () => boolean;
 }
 
 /** Delays before retries 1..n: base·2^(i-1), capped at 32·base, each scaled by a jitter in [0.5, 1). */
@@ -54,6 +61,7 @@ export async function submitWithRetry(
   let attempts = 0;
   const attempt = () => {
     attempts++;
+    if (job.callsOpen?.() === false) return Promise.reject(notStarted());
     return auth.withToken(job.credentialKey, (token) =>
       client.submitEmailBody(token, job.body, job.accountId),
     );
@@ -68,12 +76,17 @@ export async function submitWithRetry(
   }
   // Drawn only now: almost every recipient never needs them.
   const delays = retryDelays(s.maxAttempts - 1, s.baseDelayMs, s.random);
-  if (delays.length === 0 || !isRetryable(firstError)) throw firstError;
+  if (delays.length === 0 || !isRetryable(firstError) || job.callsOpen?.() === false) throw firstError;
   // A retry policy for this recipient: the deadline and the drawn delays are its own. Its
   // first run replays the failure above, so it decides, backs off and counts as if it had
   // made that attempt itself.
   const policy = retry(
-    handleWhen((err) => isRetryable(err) && now() + (delays[attempts - 1] ?? Infinity) <= job.deadline),
+    handleWhen(
+      (err) =>
+        isRetryable(err) &&
+        job.callsOpen?.() !== false &&
+        now() + (delays[attempts - 1] ?? Infinity) <= job.deadline,
+    ),
     { maxAttempts: delays.length, backoff: new IterableBackoff(delays) },
   );
   policy.onRetry((r) => {
@@ -86,4 +99,9 @@ export async function submitWithRetry(
     replayed = true;
     return Promise.reject(firstError as Error);
   });
+}
+
+/** The failure of an attempt the drain kept from starting: it certainly did not act upstream. */
+function notStarted(): CakemailError {
+  return new CakemailError('unavailable', 'emails', 0, 'not sent: the gateway is stopping');
 }

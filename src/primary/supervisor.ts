@@ -325,7 +325,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (live.worker.isDead()) return resolve();
       live.worker.once('exit', () => resolve());
       safeSend(live.worker, { type: 'shutdown', reason } satisfies PrimaryToWorker);
-      // The worker exits by itself once drained; past the drain timeout (+ grace) it is killed.
+      // The worker exits by itself once drained. The calls still on the wire at the drain's
+      // end may each take CAKEMAIL_TIMEOUT_MS (src/smtp/drain.ts); past that (+ grace) it is killed.
       const kill = setTimeout(
         () => {
           this.#log.warn(
@@ -334,7 +335,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           );
           live.worker.process.kill('SIGKILL');
         },
-        (this.#config.DRAIN_TIMEOUT + 5) * 1000,
+        (this.#config.DRAIN_TIMEOUT + 5) * 1000 + this.#config.CAKEMAIL_TIMEOUT_MS,
       );
       kill.unref();
       live.worker.once('exit', () => clearTimeout(kill));

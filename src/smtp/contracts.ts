@@ -64,4 +64,10 @@ export interface MailPipeline {
   checkSender(account: AuthenticatedAccount, address: string, ctx: SessionContext): Promise<SenderVerdict>;
   /** End of DATA: parse, submit one email per recipient; resolves only when all were accepted. */
   deliver(message: IncomingMessage, ctx: SessionContext, timing?: DeliveryTiming): Promise<DeliveryReceipt>;
+  /**
+   * A stopping worker's drain has ended: start no upstream call from now on. Deliveries
+   * under way finish the calls already made and answer for the rest (451); a new one is
+   * refused with 421. Calls in flight are never cut: they may have acted upstream.
+   */
+  stopCalls?(): void;
 }

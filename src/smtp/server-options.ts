@@ -53,7 +53,9 @@ export function baseServerOptions(config: Config, tls: TlsMaterial, ticketKeys: 
     authRequiredMessage: replyText('authRequired'),
     disableReverseLookup: true,
     socketTimeout: config.CONNECTION_TIMEOUT * 1000,
-    closeTimeout: config.DRAIN_TIMEOUT * 1000,
+    // The drain's end is ours (drain.ts): smtp-server's would answer 421 to a session whose
+    // delivery is under way. The longest timer Node takes; it is cleared when the server closes.
+    closeTimeout: 2_147_483_647,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true, // DSN parameters would be accepted and ignored: Cakemail has no such field
     hideREQUIRETLS: true,

@@ -17,6 +17,7 @@ import { installHalfCloseHandling } from './half-close.ts';
 import { installReplyShim } from './reply-shim.ts';
 import { baseServerOptions, tlsContextOptions } from './server-options.ts';
 import { replyText } from './replies.ts';
+import { DeliveryTracker, WorkerDrain } from './drain.ts';
 import { createSessionHooks } from './session-hooks.ts';
 import { IpcLedger } from './ipc-ledger.ts';
 import { ReplicatedLedger } from './replicated-ledger.ts';
@@ -71,9 +72,8 @@ export function runWorker(): void {
   let lockouts: LocalLockouts | undefined;
   let log: Logger | undefined;
   let shuttingDown = false;
-  let drainTimeoutMs = 30_000;
-  /** Called after each session closes (drainGently watches for the last one). */
-  let sessionClosed = () => {};
+  /** Set once the server exists (start()); shutdown() hands it the server. */
+  let drain: WorkerDrain | undefined;
   /** Sends the queued `connection.closed` batch (set once the hooks exist). */
   let flushReleases = () => {};
 
@@ -101,35 +101,8 @@ export function runWorker(): void {
         () => process.exit(0),
       );
     };
-    if (!server) return done();
-    if (reason === 'rolling') return drainGently(server, done);
-    // close(): stop accepting; DATA in flight completes and gets its reply; new
-    // commands get 421; at DRAIN_TIMEOUT the rest get 421 and are closed.
-    server.close(done);
-  };
-
-  /**
-   * Rolling restart: a replacement already listens, so nothing is urgent. Stop accepting
-   * (node:cluster stops routing here) and let every session end on its own terms; only
-   * those still open at DRAIN_TIMEOUT get 421. Clients see no failed session.
-   */
-  const drainGently = (smtp: SMTPServer, done: () => void) => {
-    smtp.server.close();
-    const deadline = setTimeout(() => {
-      for (const connection of smtp.connections) {
-        connection.send(421, replyText('shuttingDown'));
-        connection.close();
-      }
-      setImmediate(done);
-    }, drainTimeoutMs);
-    deadline.unref();
-    const check = () => {
-      if (smtp.connections.size > 0) return;
-      clearTimeout(deadline);
-      done();
-    };
-    sessionClosed = check;
-    check();
+    if (!server || !drain) return done();
+    drain.start(server, reason === 'rolling' ? 'rolling' : 'stop', done);
   };
 
   process.on('message', (message: PrimaryToWorker) => {
@@ -191,7 +164,6 @@ export function runWorker(): void {
 
   async function start(init: InitMessage, ledger: DeliveryLedger): Promise<void> {
     const { config } = init;
-    drainTimeoutMs = config.DRAIN_TIMEOUT * 1000;
     log = createLogger({
       level: config.LOG_LEVEL,
       format: config.LOG_FORMAT,
@@ -200,11 +172,19 @@ export function runWorker(): void {
       worker: init.slot,
     });
     side = await createMailSide(init, ledger, log);
+    const deliveries = new DeliveryTracker();
+    const pipeline = deliveries.track(side.pipeline);
+    const workerDrain = new WorkerDrain({
+      deliveries,
+      pipeline,
+      drainTimeoutMs: config.DRAIN_TIMEOUT * 1000,
+      log,
+    });
     const hooks = createSessionHooks({
       config,
       link,
       authenticator: side.authenticator,
-      pipeline: side.pipeline,
+      pipeline,
       log,
       ...(lockouts ? { lockouts } : {}),
     });
@@ -216,10 +196,11 @@ export function runWorker(): void {
         hooks.onClose(session);
         // A lost 250 shows as a closed session: share its records before any resend (replicated-ledger.ts).
         replica?.publishNow();
-        setImmediate(() => sessionClosed()); // after smtp-server dropped it from `connections`
+        setImmediate(() => workerDrain.sessionClosed()); // after smtp-server dropped it from `connections`
       },
     });
     const smtp = server;
+    drain = workerDrain;
     applyTls = (tls) => smtp.updateSecureContext(tlsContextOptions(config, tls.tls, tls.ticketKeys));
     // Admission is asked at accept, during smtp-server's 100 ms early-talker wait.
     server.server.on('connection', (socket: Socket) => hooks.onSocket(socket));

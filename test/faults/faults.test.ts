@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, test } from 'node:test';
 import { DEMO, startE2E, type E2E } from '../helpers/sandbox.ts';
+import type { LogLine } from '../helpers/gateway.ts';
 import { sample } from '../helpers/metrics.ts';
 import { SmtpTestClient } from '../helpers/smtp-client.ts';
 import { makeCertPair, secretVolume } from '../helpers/tls-files.ts';
@@ -228,4 +229,66 @@ test('SIGTERM under load (drain): every 250 delivered, nothing unacknowledged', 
   assert.deepEqual(acc.lost, []);
   assert.deepEqual(acc.unacknowledged, [], 'a message delivered but never acknowledged');
   assert.deepEqual(acc.duplicates, []);
+});
+
+/** Every email request that reached the sandbox has been answered or accepted (none in its latency). */
+function sandboxSettled(e: E2E): boolean {
+  const st = e.sb.stats();
+  return st.emails === st.accepted + st.rejectedInvalid + st.faulted;
+}
+
+test('SIGTERM while Cakemail answers slowly: deliveries under way at the drain deadline get their own reply', async () => {
+  // DRAIN_TIMEOUT 1 s, every POST 2.5 s: each session has a delivery under way when the drain
+  // ends. Before, those sessions got 421 and the worker exited under the call; Cakemail then
+  // accepted what the client had been told to send again.
+  const e = await startE2E({ env: { ...LOAD_ENV, DRAIN_TIMEOUT: '1' } });
+  const load = newLoad(e, 'sigterm-slow', { giveUpMs: 3000 });
+  load.start();
+  await load.waitAccepted(20);
+  const before = e.sb.stats().emails;
+  e.sb.setFaults({ latencyMs: 2500, endpoints: ['emails'] });
+  await until(() => e.sb.stats().emails >= before + SESSIONS, 'a delivery under way in each session');
+  const mark = e.gw.lines.length;
+  e.gw.signal('SIGTERM');
+  const { code } = await e.gw.exited;
+  await load.stop();
+  await until(() => sandboxSettled(e), 'the slow calls to end');
+  const acc = load.account(e.sb.outbox());
+  const lines = e.gw.lines.slice(mark);
+  record({
+    fault: 'SIGTERM drain, API at 2.5 s a call (drain 1 s)',
+    load: `${SESSIONS} sessions`,
+    outcome: `exit ${code}; the deliveries under way at the drain's end answered 250, then 421`,
+    accounting: acc,
+  });
+  await e.stop();
+  assert.equal(code, 0);
+  assert.deepEqual(acc.lost, []);
+  assert.deepEqual(acc.unacknowledged, [], 'a message delivered but never acknowledged');
+  assert.deepEqual(acc.duplicates, []);
+  assert.ok(lines.some((l) => l.event === 'worker.drain_timeout' && Number(l.deliveriesUnderWay) > 0));
+  assert.ok(!lines.some((l) => l.event === 'worker.kill'), 'no worker was killed');
+});
+
+test('SIGHUP while Cakemail answers slowly: the retiring workers answer their deliveries, no duplicate', async () => {
+  let lines: LogLine[] = [];
+  const acc = await underLoad(
+    'SIGHUP rolling restart, API at 2.5 s a call (drain 1 s)',
+    async (e) => {
+      const before = e.sb.stats().emails;
+      // One slow message per session: the replacements then run at full speed.
+      e.sb.setFaults({ latencyMs: 2500, endpoints: ['emails'], remaining: 2 * SESSIONS });
+      await until(() => e.sb.stats().emails >= before + SESSIONS, 'a delivery under way in each session');
+      const mark = e.gw.lines.length;
+      e.gw.signal('SIGHUP');
+      await e.gw.waitForLog((l) => l.event === 'gateway.reloaded', 60_000, mark);
+      await until(() => sandboxSettled(e), 'the slow calls to end');
+      lines = e.gw.lines.slice(mark);
+      return { outcome: "deliveries under way at the drain's end answered 250, then 421; clients moved on" };
+    },
+    { env: { DRAIN_TIMEOUT: '1' } },
+  );
+  assert.equal(acc.rejected, 0);
+  assert.ok(lines.some((l) => l.event === 'worker.drain_timeout' && Number(l.deliveriesUnderWay) > 0));
+  assert.ok(!lines.some((l) => l.event === 'worker.kill'), 'no worker was killed');
 });
