@@ -10,7 +10,8 @@
  *    recipients are skipped, a refused one is refused again); none → the most specific
  *    temporary reason (table below). Once only refusals are left, the retry gets 3.
  * 3. Only permanent refusals (400/413/422, 403, data.status "rejected") beside any
- *    acceptances → 554: the client must not retry what Cakemail refuses. If other
+ *    acceptances → 554 (552 5.3.4 for a 413: the message is too big): the client must not
+ *    retry what Cakemail refuses. If other
  *    recipients were accepted the text says how many (`partiallyRejected`); they are in
  *    the ledger.
  * An `ambiguous` failure (request sent, no answer) is temporary here: it was not
@@ -85,12 +86,14 @@ export function decide(results: readonly RecipientResult[]): Decision {
   const refused = failures.find((f) => KIND_RULES[f.error.kind].permanent);
   if (refused && temporary.length === 0) {
     const vars = { recipient: refused.recipient, detail: refused.error.detail };
+    // 413: the same body goes to every recipient, so it is the message that is too big.
+    const key = refused.error.status === 413 ? 'upstreamTooBig' : 'upstreamRejected';
     return {
       outcome: 'rejected',
       reply:
         accepted > 0
           ? { key: 'partiallyRejected', vars: { ...vars, accepted, total } }
-          : { key: 'upstreamRejected', vars },
+          : { key, vars: key === 'upstreamTooBig' ? { detail: vars.detail } : vars },
       ...counts,
     };
   }
@@ -113,8 +116,12 @@ export function decide(results: readonly RecipientResult[]): Decision {
   };
 }
 
-/** Reply for a sender lookup that failed at the end of DATA (always temporary). */
+/**
+ * Reply for a sender lookup that failed at the end of DATA: temporary, except a refusal
+ * of the lookup itself (403, 400/413/422), which the same account would meet on every retry.
+ */
 export function lookupFailureReply(err: CakemailError): ReplyKey {
+  if (KIND_RULES[err.kind].permanent) return 'senderLookupRefused';
   if (err.kind === 'session_expired') return 'upstreamSessionExpired';
   if (err.kind === 'throttled') return 'upstreamThrottled';
   return 'upstreamUnavailable';

@@ -76,7 +76,7 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
       if (!s) throw new SmtpReplyError('senderNotConfirmed', { address: address || '<>' });
       return { id: s.id };
     } catch (err) {
-      if (isCakemailError(err)) throw new SmtpReplyError(lookupFailureReply(err));
+      if (isCakemailError(err)) throw new SmtpReplyError(lookupFailureReply(err), { detail: err.detail });
       throw err;
     }
   }

@@ -86,6 +86,19 @@ export function fieldText(raw: Buffer): string {
   return text.trim();
 }
 
+/**
+ * The id of a Content-ID (RFC 2045 7, RFC 2392): what stands between its angle brackets,
+ * comments ignored. mailparser only trims a leading `<` and a trailing `>`, so in
+ * `<logo@x> (company logo)` the comment stayed and no `cid:logo@x` matched the part.
+ */
+export function contentIdOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const text = stripComments(value).trim();
+  const bracketed = /<([^<>]*)>/.exec(text);
+  const id = (bracketed ? (bracketed[1] as string) : text).trim();
+  return id === '' ? undefined : id;
+}
+
 /** The first field of that (lower-case) name, or undefined. */
 export function firstField(fields: readonly HeaderField[], lname: string): HeaderField | undefined {
   for (const f of fields) if (f.lname === lname) return f;

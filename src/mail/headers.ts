@@ -11,8 +11,9 @@
  *    Resent-*, Received-SPF, Authentication-Results, ARC-*;
  *  - signatures that cannot survive re-encoding: DKIM-Signature, DomainKey-Signature;
  *  - Cakemail's control headers (control-headers.ts), consumed by the gateway.
- * Values are forwarded unfolded but otherwise as written (encoded words stay encoded, so
- * they remain valid on the wire whatever Cakemail does with them). Message-ID,
+ * Values are forwarded unfolded, controls turned to spaces, but otherwise as written
+ * (encoded words stay encoded, so they remain valid on the wire whatever Cakemail does with
+ * them). Message-ID,
  * In-Reply-To, References and Reply-To are forwarded once (the first occurrence).
  */
 import { randomUUID } from 'node:crypto';
@@ -42,6 +43,15 @@ const NOT_FORWARDED: ReadonlySet<string> = new Set([
 ]);
 const NOT_FORWARDED_PREFIXES = ['content-', 'resent-', 'arc-'];
 const SINGLE: ReadonlySet<string> = new Set(['message-id', 'in-reply-to', 'references', 'reply-to']);
+/**
+ * Controls other than HTAB, and the characters some readers take for a line break (VT, FF,
+ * the file separators, NEL, U+2028/9: Python's splitlines, Unicode-aware parsers): in a
+ * value forwarded as is they could start a header of their own downstream. A space instead.
+ */
+// eslint-disable-next-line no-control-regex -- matching controls is the point
+const UNSAFE_CHAR = /[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]/;
+// eslint-disable-next-line no-control-regex -- matching controls is the point
+const UNSAFE_CHARS = /[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]/g;
 
 export interface ForwardedHeaders {
   readonly headers: { name: string; value: string }[];
@@ -67,6 +77,7 @@ export function forwardedHeaders(fields: readonly HeaderField[], hostname: strin
       seen.add(f.lname);
     }
     let value = fieldText(f.raw);
+    if (UNSAFE_CHAR.test(value)) value = value.replace(UNSAFE_CHARS, ' ');
     if (f.lname === 'message-id') {
       value = normaliseMessageId(value);
       messageId = value;

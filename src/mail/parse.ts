@@ -12,6 +12,7 @@
 import { MailParser, type AttachmentStream, type MessageText } from 'mailparser';
 import { SmtpReplyError } from '../smtp/replies.ts';
 import type { RawPart } from './attachments.ts';
+import { contentIdOf } from './header-fields.ts';
 import type { Base64Body } from './limits.ts';
 
 export interface ParsedMime {
@@ -77,7 +78,7 @@ export function parseMime(raw: Buffer, opts: ParseOptions): Promise<ParsedMime> 
         parts.push({
           contentType: (data.contentType || '').toLowerCase(),
           filename: data.filename,
-          cid: data.cid,
+          cid: contentIdOf(data.contentId),
           partId: data.partId,
           content: body
             ? Buffer.from(raw.toString('latin1', body.start, body.end), 'base64')

@@ -117,6 +117,12 @@ export const REPLIES = {
     text: 'X-Sender-Id {id} is not a confirmed sender of this Cakemail account',
     when: 'X-Sender-Id names a sender the account does not have (or not confirmed)',
   },
+  senderLookupRefused: {
+    code: 550,
+    enhanced: '5.7.1',
+    text: 'Cakemail refused to list the senders of this account: {detail}',
+    when: 'The sender lookup at the end of DATA was refused (403, 400, 413 or 422): a retry would meet the same refusal',
+  },
   accountNotAllowed: {
     code: 550,
     enhanced: '5.7.1',
@@ -151,13 +157,19 @@ export const REPLIES = {
     code: 554,
     enhanced: '5.6.0',
     text: 'Cakemail refused the message for {recipient}: {detail}',
-    when: 'Cakemail answered 400/422 or data.status "rejected" (permanent)',
+    when: 'Cakemail answered 400/422, 403, or data.status "rejected" (permanent)',
   },
   partiallyRejected: {
     code: 554,
     enhanced: '5.6.0',
     text: 'Cakemail refused the message for {recipient}: {detail} (it accepted {accepted} of {total} recipients; those are not sent again)',
     when: 'Cakemail refused a recipient permanently and accepted the others, now or on an earlier try (they are remembered and never resent)',
+  },
+  upstreamTooBig: {
+    code: 552,
+    enhanced: '5.3.4',
+    text: 'Cakemail refused the message as too large: {detail}',
+    when: 'Cakemail answered 413: the request, attachments included, is over its size limit',
   },
   upstreamUnavailable: {
     code: 451,

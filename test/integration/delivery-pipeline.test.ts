@@ -173,6 +173,16 @@ describe('delivery pipeline', () => {
     assert.equal(t.sb.stats().emails, 1);
   });
 
+  test('413 → 552 5.3.4 upstreamTooBig; a sender lookup refused at DATA (403) → 550, not a retry', async () => {
+    const { send } = await session(await side());
+    t.sb.setFaults({ status: 413, endpoints: ['emails'] });
+    assertReply(await refusal(send(['a@example.com'])), 'upstreamTooBig', /Payload Too Large/);
+    assert.equal(t.sb.stats().emails, 1, 'permanent: not retried');
+    t.sb.setFaults({ status: 403, endpoints: ['senders'] });
+    const other = await session(await side());
+    assertReply(await refusal(other.send(['a@example.com'])), 'senderLookupRefused', /Forbidden/);
+  });
+
   test('partial failure, then the client retries: only the rest is sent, nothing twice', async () => {
     const s = await side({ DELIVERY_MAX_ATTEMPTS: '1', DELIVERY_CONCURRENCY: '1' });
     const { send } = await session(s);

@@ -97,12 +97,31 @@ test('per-recipient metric labels', () => {
   assert.equal(recipientOutcome(fail('a', 'throttled')), 'failed');
 });
 
-test('sender lookup failures at DATA are temporary', () => {
+test('sender lookup failures at DATA are temporary, a refused lookup (403, 4xx) is not', () => {
   const e = (kind: CakemailErrorKind) => new CakemailError(kind, 'senders', 0, 'x');
   assert.equal(lookupFailureReply(e('unavailable')), 'upstreamUnavailable');
   assert.equal(lookupFailureReply(e('ambiguous')), 'upstreamUnavailable');
   assert.equal(lookupFailureReply(e('throttled')), 'upstreamThrottled');
   assert.equal(lookupFailureReply(e('session_expired')), 'upstreamSessionExpired');
+  assert.equal(lookupFailureReply(e('forbidden')), 'senderLookupRefused');
+  assert.equal(lookupFailureReply(e('validation')), 'senderLookupRefused');
+  assert.equal(REPLIES.senderLookupRefused.code, 550);
+});
+
+test('a 413 from Cakemail → 552 5.3.4 (the message is too big), not 554 5.6.0', () => {
+  const tooBig: RecipientResult = {
+    recipient: 'a',
+    status: 'failed',
+    error: new CakemailError('validation', 'emails', 413, 'Request body too large'),
+  };
+  assert.deepEqual(decide([tooBig]).reply, {
+    key: 'upstreamTooBig',
+    vars: { detail: 'Request body too large' },
+  });
+  assert.equal(REPLIES.upstreamTooBig.code, 552);
+  assert.equal(REPLIES.upstreamTooBig.enhanced, '5.3.4');
+  // Some recipients already accepted: the partial refusal still says how many.
+  assert.equal(decide([ok('b'), tooBig]).reply?.key, 'partiallyRejected');
 });
 
 test('ledger keys: recipient case-insensitive, account and digest matter', () => {

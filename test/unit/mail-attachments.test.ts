@@ -185,6 +185,16 @@ describe('convertMessage: attachments', () => {
     );
   });
 
+  it('refuses a cid: reference to a Content-ID written with a comment', async () => {
+    for (const contentId of ['<part@1> (the logo)', '(logo) <part@1>']) {
+      const raw = message(
+        ['Subject: s', 'Content-Type: multipart/related; boundary=r'],
+        `--r\r\nContent-Type: text/html\r\n\r\n<img src="cid:part@1">\r\n--r\r\nContent-Type: image/gif\r\nContent-ID: ${contentId}\r\n\r\nGIF89a\r\n--r--\r\n`,
+      );
+      await assertRefused(convertMessage(raw, OPTS), 'contentUnsupported', 'inline image (cid:part@1)');
+    }
+  });
+
   it('refuses a cid: reference whatever its case or percent-encoding', async () => {
     const raw = message(
       ['Subject: s', 'Content-Type: multipart/related; boundary=r'],

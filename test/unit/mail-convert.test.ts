@@ -213,6 +213,26 @@ describe('convertMessage: forwarded headers and Message-ID', () => {
     assert.deepEqual(header(m, 'X-Latin1'), ['Zoë']);
     assert.deepEqual(header(m, 'X-Empty'), []);
   });
+
+  it('turns controls and the characters some readers break lines on (VT, FF, NEL, U+2028) into spaces', async () => {
+    // NEL and U+2028 as UTF-8 bytes (message() writes each character as one byte).
+    const raw = message([
+      'Subject: s',
+      'X-Vt: a\vBcc: b',
+      'X-Ff: a\fb',
+      'X-Nul: a\x00b',
+      'X-Tab: a\tb',
+      'X-Nel: a\xc2\x85b',
+      'X-Ls: a\xe2\x80\xa8b',
+    ]);
+    const m = await convertMessage(raw, OPTS);
+    assert.deepEqual(header(m, 'X-Vt'), ['a Bcc: b']);
+    assert.deepEqual(header(m, 'X-Ff'), ['a b']);
+    assert.deepEqual(header(m, 'X-Nul'), ['a b']);
+    assert.deepEqual(header(m, 'X-Tab'), ['a\tb'], 'HTAB is whitespace, kept');
+    assert.deepEqual(header(m, 'X-Nel'), ['a b']);
+    assert.deepEqual(header(m, 'X-Ls'), ['a b']);
+  });
 });
 
 describe('convertMessage: digest', () => {
