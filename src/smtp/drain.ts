@@ -44,7 +44,17 @@ export class DeliveryTracker {
       deliver: (message, ctx, timing) => {
         const id = ctx.sessionId;
         this.#begin(id);
-        return pipeline.deliver(message, ctx, timing).finally(() => this.#end(id));
+        // then(ok, fail), not finally(): one promise a message instead of three.
+        return pipeline.deliver(message, ctx, timing).then(
+          (receipt) => {
+            this.#end(id);
+            return receipt;
+          },
+          (err: unknown) => {
+            this.#end(id);
+            throw err;
+          },
+        );
       },
     };
     if (pipeline.stopCalls) tracked.stopCalls = () => pipeline.stopCalls?.();
