@@ -20,6 +20,8 @@ export interface CakemailSideOptions {
   log: Logger;
   /** Overrides config.CAKEMAIL_API_URL (tests, an embedded sandbox). */
   apiUrl?: string;
+  /** How long a delivery runs before it claims its recipients (src/delivery/claims.ts; tests). */
+  claimAfterMs?: number;
 }
 
 export interface CakemailSide {
@@ -54,7 +56,15 @@ export function createCakemailSide(config: Config, opts: CakemailSideOptions): C
     log,
   });
   const senders = new SenderDirectory({ client, authenticator, maxEntries: config.AUTH_CACHE_SIZE });
-  const pipeline = createMailPipeline({ config, client, authenticator, ledger: opts.ledger, log, senders });
+  const pipeline = createMailPipeline({
+    config,
+    client,
+    authenticator,
+    ledger: opts.ledger,
+    log,
+    senders,
+    ...(opts.claimAfterMs === undefined ? {} : { claimAfterMs: opts.claimAfterMs }),
+  });
   return {
     authenticator,
     pipeline,

@@ -14,6 +14,8 @@
  *    retry what Cakemail refuses. If other
  *    recipients were accepted the text says how many (`partiallyRejected`); they are in
  *    the ledger.
+ * A recipient another delivery of the same message is sending (`inFlight`, claims.ts) is a
+ * temporary failure: 451 `deliveryInProgress` when nothing else is to say.
  * An `ambiguous` failure (request sent, no answer) is temporary here: it was not
  * retried by us (it may have been sent; no idempotency key exists), and the client's
  * retry is what decides. We prefer a possible duplicate to a silent loss.
@@ -23,12 +25,15 @@ import type { ReplyKey } from '../smtp/replies.ts';
 
 export type RecipientResult =
   | { readonly recipient: string; readonly status: 'accepted' | 'skipped' }
+  /** Not sent: another delivery of the same message is sending it (claims.ts). Temporary. */
+  | { readonly recipient: string; readonly status: 'inFlight' }
   | { readonly recipient: string; readonly status: 'failed'; readonly error: CakemailError };
 
 /** Labels of cakemail_delivery_outcomes_total. */
 export type MessageOutcome = 'all_accepted' | 'partial' | 'deferred' | 'rejected' | 'ambiguous';
 /** Labels of cakemail_emails_forwarded_total. */
-export type RecipientOutcome = 'accepted' | 'rejected' | 'failed' | 'ambiguous' | 'skipped_duplicate';
+export type RecipientOutcome =
+  'accepted' | 'rejected' | 'failed' | 'ambiguous' | 'skipped_duplicate' | 'in_progress_elsewhere';
 
 interface KindRule {
   readonly permanent: boolean;
@@ -65,6 +70,7 @@ export interface Decision {
 }
 
 export function recipientOutcome(r: RecipientResult): RecipientOutcome {
+  if (r.status === 'inFlight') return 'in_progress_elsewhere';
   if (r.status !== 'failed') return r.status === 'accepted' ? 'accepted' : 'skipped_duplicate';
   if (KIND_RULES[r.error.kind].permanent) return 'rejected';
   return r.error.kind === 'ambiguous' ? 'ambiguous' : 'failed';
@@ -74,17 +80,18 @@ export function decide(results: readonly RecipientResult[]): Decision {
   const total = results.length;
   const skipped = results.filter((r) => r.status === 'skipped').length;
   // "Accepted" for the client: by Cakemail now or on an earlier try of the same message.
-  const accepted = results.filter((r) => r.status !== 'failed').length;
+  const accepted = results.filter((r) => r.status === 'accepted' || r.status === 'skipped').length;
+  const inFlight = results.filter((r) => r.status === 'inFlight').length;
   const failures = results.flatMap((r) =>
     r.status === 'failed' ? [{ recipient: r.recipient, error: r.error }] : [],
   );
   const counts = { accepted, skipped, total };
 
-  if (failures.length === 0) return { outcome: 'all_accepted', ...counts };
+  if (failures.length === 0 && inFlight === 0) return { outcome: 'all_accepted', ...counts };
 
   const temporary = failures.filter((f) => !KIND_RULES[f.error.kind].permanent);
   const refused = failures.find((f) => KIND_RULES[f.error.kind].permanent);
-  if (refused && temporary.length === 0) {
+  if (refused && temporary.length === 0 && inFlight === 0) {
     const vars = { recipient: refused.recipient, detail: refused.error.detail };
     // 413: the same body goes to every recipient, so it is the message that is too big.
     const key = refused.error.status === 413 ? 'upstreamTooBig' : 'upstreamRejected';
@@ -106,6 +113,9 @@ export function decide(results: readonly RecipientResult[]): Decision {
       ...counts,
     };
   }
+  // Nothing failed here: another delivery of it is still sending.
+  if (temporary.length === 0)
+    return { outcome: 'deferred', reply: { key: 'deliveryInProgress', vars: {} }, ...counts };
   const worst = temporary.reduce((a, b) =>
     KIND_RULES[b.error.kind].rank < KIND_RULES[a.error.kind].rank ? b : a,
   );

@@ -3,9 +3,10 @@
  *
  * convertMessage → account (X-Account-Id must be one of the token's accounts) → sender
  * (X-Sender-Id, else the MAIL FROM verdict, else a fresh lookup) → skip recipients the
- * ledger says Cakemail already accepted → submit the rest, DELIVERY_CONCURRENCY at a
- * time, each with retries (submit.ts) → record each acceptance in the ledger at once →
- * one reply for the whole message (outcome.ts).
+ * ledger says Cakemail already accepted, or that another delivery of the same message is
+ * sending (claims.ts) → submit the rest, DELIVERY_CONCURRENCY at a time, each with retries
+ * (submit.ts) → record each acceptance in the ledger at once → one reply for the whole
+ * message (outcome.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { CakemailAuthenticator } from '../cakemail/authenticator.ts';
@@ -32,6 +33,7 @@ import type {
   SessionContext,
 } from '../smtp/contracts.ts';
 import { REPLIES, SmtpReplyError } from '../smtp/replies.ts';
+import { DeliveryClaims, claimKey } from './claims.ts';
 import { ledgerKey, type DeliveryLedger } from './ledger.ts';
 import { decide, lookupFailureReply, recipientOutcome, type RecipientResult } from './outcome.ts';
 import { submitWithRetry } from './submit.ts';
@@ -45,6 +47,8 @@ export interface MailPipelineDeps {
   log: Logger;
   /** Shared with other users of the same client (defaults to a new one). */
   senders?: SenderDirectory;
+  /** How long a delivery runs before it claims its recipients (claims.ts; tests: 0 = at once). */
+  claimAfterMs?: number;
 }
 
 export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
@@ -52,6 +56,11 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
   const senders =
     deps.senders ?? new SenderDirectory({ client, authenticator, maxEntries: config.AUTH_CACHE_SIZE });
   const conversion = convertOptions(config);
+  const claims = new DeliveryClaims(
+    ledger,
+    deps.log,
+    deps.claimAfterMs === undefined ? {} : { claimAfterMs: deps.claimAfterMs },
+  );
   /** False once the worker's drain has ended: no Cakemail call starts any more (stopCalls). */
   let callsOpen = true;
   const areCallsOpen = () => callsOpen;
@@ -154,7 +163,8 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     const accountKey = `${msg.account.username.trim().toLowerCase()}|${accountId ?? ''}`;
     const recipients = uniqueRecipients(msg.rcptTo);
     const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
-    const done = await alreadyAccepted([...keys.values()], log, queueId);
+    const wanted = [...keys.values()];
+    const done = await alreadyAccepted([...wanted, ...wanted.map(claimKey)], log, queueId);
 
     // A message with neither a Date nor a Message-ID of its own (a script's alert, sent
     // again and again with the same text) looks the same on a client's retry and on a
@@ -166,10 +176,16 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     const results: RecipientResult[] = [];
     const todo: string[] = [];
     for (const r of recipients) {
-      if (done.has(keys.get(r) ?? '')) results.push({ recipient: r, status: 'skipped' });
+      const key = keys.get(r) ?? '';
+      if (done.has(key)) results.push({ recipient: r, status: 'skipped' });
+      else if (done.has(claimKey(key))) results.push({ recipient: r, status: 'inFlight' });
       else todo.push(r);
     }
 
+    const claim = claims.begin(
+      todo.map((r) => keys.get(r) ?? ''),
+      deadline + config.CAKEMAIL_TIMEOUT_MS,
+    );
     await forEachLimit(todo, config.DELIVERY_CONCURRENCY, async (recipient) => {
       try {
         const res = await upstream.track(() =>
@@ -205,6 +221,8 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     const decision = decide(results);
     const retryAsked = decision.reply !== undefined && REPLIES[decision.reply.key].code < 500;
     if (retryAsked && unremembered.length > 0) await remember(unremembered, log, queueId);
+    // After the acceptances are recorded: a resend then meets them, not a gap.
+    claim.end();
     // A deferral or partial delivery will be retried: the records must reach the other
     // workers before the client can act on the reply.
     if (decision.reply) ledger.publishNow?.();

@@ -111,7 +111,7 @@ export const cakemailApiRetriesTotal = new Counter({
 });
 export const cakemailEmailsForwardedTotal = new Counter({
   name: 'cakemail_emails_forwarded_total',
-  help: 'Per-recipient submissions by outcome: accepted, rejected, failed, ambiguous, skipped_duplicate.',
+  help: 'Per-recipient submissions by outcome: accepted, rejected, failed, ambiguous, skipped_duplicate, in_progress_elsewhere.',
   labelNames: ['outcome'] as const,
   registers: r,
 });

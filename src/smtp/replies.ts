@@ -189,6 +189,12 @@ export const REPLIES = {
     text: 'No answer from the Cakemail API, try again later',
     when: 'A call timed out, the connection dropped after the request was sent, or a proxy answered 504 (ambiguous)',
   },
+  deliveryInProgress: {
+    code: 451,
+    enhanced: '4.3.0',
+    text: 'This message is being delivered on another connection, try again later',
+    when: 'The same message to the same recipients is still being sent by an earlier attempt (a client that gave up waiting for its reply and sent it again)',
+  },
   upstreamSessionExpired: {
     code: 451,
     enhanced: '4.7.0',

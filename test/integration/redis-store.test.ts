@@ -131,6 +131,15 @@ describe('RedisStore (two stores = two pods, one Redis)', { skip }, () => {
     );
   });
 
+  test('a record with TTL 0 takes keys back on every pod (a released claim), without degrading', async () => {
+    await a.ledgerRecord(['claim~'], 60);
+    assert.deepEqual(await b.ledgerAccepted(['claim~']), ['claim~']);
+    await b.ledgerRecord(['claim~'], 0);
+    assert.deepEqual(await a.ledgerAccepted(['claim~']), []);
+    assert.deepEqual(await b.ledgerAccepted(['claim~']), []);
+    assert.equal(b.degraded, false, 'EX 0 would have been an error: the store would have fallen back');
+  });
+
   test('Redis hung (SIGSTOP): calls time out into the fallback; resumed (SIGCONT): the store recovers by itself', async () => {
     redis.proc.kill('SIGSTOP');
     try {

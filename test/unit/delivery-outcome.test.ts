@@ -124,6 +124,17 @@ test('a 413 from Cakemail → 552 5.3.4 (the message is too big), not 554 5.6.0'
   assert.equal(decide([ok('b'), tooBig]).reply?.key, 'partiallyRejected');
 });
 
+test('recipients another delivery is sending (inFlight) → 451, never 250 nor 554', () => {
+  const inFlight = (recipient: string): RecipientResult => ({ recipient, status: 'inFlight' });
+  assert.deepEqual(decide([inFlight('a')]).reply, { key: 'deliveryInProgress', vars: {} });
+  assert.equal(decide([inFlight('a')]).outcome, 'deferred');
+  assert.equal(decide([skip('b'), inFlight('a')]).reply?.key, 'partiallyDelivered');
+  assert.equal(decide([inFlight('a'), fail('b', 'throttled')]).reply?.key, 'upstreamThrottled');
+  // Beside a refusal: the other delivery may still succeed for its recipient; retry, do not bounce.
+  assert.equal(decide([inFlight('a'), fail('b', 'rejected')]).reply?.key, 'deliveryInProgress');
+  assert.equal(recipientOutcome(inFlight('a')), 'in_progress_elsewhere');
+});
+
 test('ledger keys: recipient case-insensitive, account and digest matter', () => {
   assert.equal(ledgerKey('u|', 'A@X.test', 'd1'), ledgerKey('u|', 'a@x.test', 'd1'));
   assert.notEqual(ledgerKey('u|', 'a@x.test', 'd1'), ledgerKey('u|', 'a@x.test', 'd2'));

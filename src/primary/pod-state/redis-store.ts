@@ -187,10 +187,16 @@ export class RedisStore implements SharedStore {
 
   ledgerRecord(keys: readonly string[], ttlSeconds: number): Promise<void> {
     if (keys.length === 0) return Promise.resolve();
+    // TTL 0 takes records back (a delivery's claim, src/delivery/claims.ts): EX 0 is an
+    // error to Redis, DEL is what it means. Also from the fallback, which may hold them
+    // from an outage.
+    if (ttlSeconds <= 0) void this.#fallback.ledgerRecord(keys, 0);
     return this.#either(
       async (r) => {
         const pipeline = r.multi();
-        for (const k of keys) pipeline.set(`ledger:${k}`, '1', 'EX', ttlSeconds);
+        for (const k of keys)
+          if (ttlSeconds > 0) pipeline.set(`ledger:${k}`, '1', 'EX', ttlSeconds);
+          else pipeline.del(`ledger:${k}`);
         const results = await pipeline.exec();
         const failed = results?.find(([err]) => err);
         if (!results || failed) throw failed?.[0] ?? new Error('ledger write aborted');
