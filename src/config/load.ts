@@ -14,7 +14,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(CONFIG_VARIABLES) as ConfigName[]) {
     const [schema, fallback] = CONFIG_VARIABLES[name];
-    const raw = env[name] === undefined || env[name] === '' ? fallback : env[name];
+    // Blank is unset: `z.coerce.number()` reads '  ' as 0, which turns limits off.
+    const raw = env[name] === undefined || env[name].trim() === '' ? fallback : env[name];
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
       const allowed = parsed.error.issues.map((i) => i.message).join('; ');

@@ -4,6 +4,7 @@
  * (one line naming the variable, value and what is allowed) and of the README's
  * config table (`describeConfig()` in print.ts).
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -16,7 +17,22 @@ const cidrList = z
       .map((x) => x.trim())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'CIDR like 10.0.0.0/8 or ::1/128')));
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'CIDR like 10.0.0.0/8 or ::1/128')
+        // What node:net's BlockList takes (trusted-networks.ts): an IP address, a prefix within its family.
+        .refine(isCidr, 'an IP address with a prefix of at most 32 (IPv4) or 128 (IPv6)'),
+    ),
+  );
+
+function isCidr(s: string): boolean {
+  const [address = '', prefix, ...rest] = s.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 /** name → [schema, default (as the env string), description, secret?] */
 export const CONFIG_VARIABLES = {
@@ -26,7 +42,8 @@ export const CONFIG_VARIABLES = {
     'production forbids the sandbox and the self-signed certificate',
   ],
   CAKEMAIL_API_URL: [
-    z.url().optional(),
+    // The API client (undici) takes nothing else: `host:443` parses as a URL of scheme `host:`.
+    z.url({ protocol: /^https?$/, message: 'an http:// or https:// URL' }).optional(),
     undefined,
     'Cakemail API base URL (https://api.cakemail.dev); unset outside production = embedded sandbox',
   ],

@@ -19,6 +19,7 @@ import {
   tlsCertificateExpiry,
   tlsReloadsTotal,
   authLockoutsTotal,
+  podConnections,
 } from '../metrics/primary-metrics.ts';
 import { ConnectionTable } from './admission.ts';
 import { createHttpApp } from './http/app.ts';
@@ -138,6 +139,7 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
   supervisor.on('message', (from, message) => handleWorkerMessage(podState, from, message));
   supervisor.on('exit', (w) => {
     table.releaseWorker(w.worker.id);
+    podConnections.set(table.total); // else the gauge keeps a dead worker's connections until the next one
     metrics.retire(w.worker.id);
   });
 
@@ -209,8 +211,11 @@ export async function runPrimary(initialConfig: Config, log: Logger): Promise<vo
     stopWatching();
     ticketKeys.stop();
     await supervisor.stop();
-    await Promise.all([new Promise((r) => http.close(r)), sandbox?.stop(), store.close()]);
+    // close() stops the timer that ends a request whose headers never finish: its callback
+    // would wait for such a client for ever. The workers are gone; nothing here is worth waiting for.
+    const httpClosed = new Promise((r) => http.close(r));
     http.closeAllConnections();
+    await Promise.all([httpClosed, sandbox?.stop(), store.close()]);
     log.info({ event: 'gateway.stopped' }, 'stopped');
     process.exit(0);
   };
