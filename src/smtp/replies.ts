@@ -171,6 +171,12 @@ export const REPLIES = {
     text: 'Cakemail refused the message as too large: {detail}',
     when: 'Cakemail answered 413: the request, attachments included, is over its size limit',
   },
+  parameterUnsupported: {
+    code: 555,
+    enhanced: '5.5.4',
+    text: '{command} parameter {param} not supported',
+    when: 'A MAIL FROM parameter other than SIZE, BODY, SMTPUTF8 and AUTH, or any RCPT TO parameter (DSN NOTIFY/ORCPT/RET/ENVID, REQUIRETLS: not offered) (RFC 5321 4.1.1.11)',
+  },
   upstreamUnavailable: {
     code: 451,
     enhanced: '4.3.0',

@@ -26,7 +26,6 @@ import {
   smtpDataDuration,
   smtpEmailsReceivedTotal,
   smtpMessageSize,
-  smtpRepliesTotal,
   smtpTlsHandshakesTotal,
 } from '../metrics/worker-metrics.ts';
 import type { AdmissionVerdict } from '../ipc/messages.ts';
@@ -41,7 +40,9 @@ import type {
 import { EarlyAdmission } from './early-admission.ts';
 import type { LocalLockouts } from './local-lockouts.ts';
 import type { PrimaryLink } from './primary-link.ts';
-import { REPLIES, SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
+import { asReply, countReply, refuse } from './counted-replies.ts';
+import { unsupportedMailParameter, unsupportedRcptParameter } from './envelope-params.ts';
+import { SmtpReplyError, replyText, type ReplyKey } from './replies.ts';
 
 interface SessionState extends SessionContext {
   readonly startedAt: bigint;
@@ -74,15 +75,6 @@ export interface HookDeps {
 const RELEASE_BATCH_MS = 10;
 
 const elapsed = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e9;
-
-/** Counts a reply chosen from the table, then hands it to smtp-server. */
-function refuse(key: ReplyKey, vars?: Record<string, string | number>): SmtpReplyError {
-  countReply(key);
-  return new SmtpReplyError(key, vars);
-}
-function countReply(key: ReplyKey): void {
-  smtpRepliesTotal.inc({ reply: key, class: `${String(REPLIES[key].code)[0]}xx` });
-}
 
 export function createSessionHooks(deps: HookDeps) {
   const { config, link, authenticator, pipeline, log } = deps;
@@ -249,6 +241,8 @@ export function createSessionHooks(deps: HookDeps) {
       const s = state(session);
       const account = session.user as AuthenticatedAccount | undefined;
       if (!account || !s) return callback(refuse('authRequired'));
+      const param = unsupportedMailParameter(address);
+      if (param) return callback(refuse('parameterUnsupported', { command: 'MAIL FROM', param }));
       // No limit configured: no round trip through the primary for every message.
       const budget =
         config.RATE_LIMIT_PER_IP === 0
@@ -278,6 +272,8 @@ export function createSessionHooks(deps: HookDeps) {
     },
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Callback): void {
+      const param = unsupportedRcptParameter(address);
+      if (param) return callback(refuse('parameterUnsupported', { command: 'RCPT TO', param }));
       if (session.envelope.rcptTo.length >= config.MAX_RECIPIENTS) {
         state(session)?.log.info({ event: 'smtp.rcpt', outcome: 'too_many' }, 'RCPT over MAX_RECIPIENTS');
         return callback(refuse('tooManyRecipients'));
@@ -392,17 +388,4 @@ export function createSessionHooks(deps: HookDeps) {
       return stale;
     },
   };
-}
-
-/** Anything that is not a reply from the table becomes 451 4.3.0: retry, never a silent loss. */
-function asReply(err: unknown, log: Logger): SmtpReplyError {
-  if (err instanceof SmtpReplyError) {
-    countReply(err.key);
-    return err;
-  }
-  log.error(
-    { event: 'smtp.internal_error', err: (err as Error)?.message, stack: (err as Error)?.stack },
-    'unexpected error',
-  );
-  return refuse('localError');
 }

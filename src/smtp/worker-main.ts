@@ -14,6 +14,7 @@ import { workerRegistry } from '../metrics/worker-metrics.ts';
 import type { Authenticator, MailPipeline } from './contracts.ts';
 import { PrimaryLink } from './primary-link.ts';
 import { installHalfCloseHandling } from './half-close.ts';
+import { installPlaintextAuthGuard } from './plaintext-auth.ts';
 import { installReplyShim } from './reply-shim.ts';
 import { baseServerOptions, tlsContextOptions } from './server-options.ts';
 import { replyText } from './replies.ts';
@@ -58,6 +59,7 @@ async function createMailSide(init: InitMessage, ledger: DeliveryLedger, log: Lo
 export function runWorker(): void {
   if (!process.send) throw new Error('an SMTP worker must be started by the primary (node:cluster)');
   installReplyShim();
+  installPlaintextAuthGuard();
   installHalfCloseHandling();
   const link = new PrimaryLink(process as unknown as ConstructorParameters<typeof PrimaryLink>[0]);
   let server: SMTPServer | undefined;
