@@ -5,6 +5,11 @@
  * sockets), one deadline per call covering connect, send, headers and body, every
  * failure classified into CakemailError (errors.ts), every call timed in
  * cakemail_api_request_duration_seconds{endpoint,outcome}.
+ *
+ * A call still waiting for a connection when half its deadline has passed is dropped
+ * unwritten (`timeout`): written that late, it would be cut short while Cakemail works on
+ * it, an avoidable `ambiguous` (under pool saturation, most of them). So a written request
+ * always has at least half the deadline for its answer, and no call outlasts the deadline.
  */
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
@@ -230,10 +235,17 @@ export class CakemailClient {
       const fail = (why: string, timedOut: boolean) =>
         settle(() => reject(transportFailure(endpoint, phase, status, why, timedOut, grant)));
 
-      const timer = setTimeout(() => {
+      const startedAt = performance.now();
+      // One timer a call: at half the deadline a call still queued is dropped unwritten (see
+      // the module comment); one already written gets the rest of the deadline.
+      const expire = () => {
         fail(`no answer within ${timeoutMs} ms`, true);
         abort?.(new Error('deadline'));
-      }, timeoutMs);
+      };
+      let timer = setTimeout(() => {
+        if (phase === 'queued') return fail(`no connection within ${timeoutMs / 2} ms`, true);
+        timer = setTimeout(expire, Math.max(0, timeoutMs - (performance.now() - startedAt)));
+      }, timeoutMs / 2);
 
       // undici's handler with onRequestSent: the only hook that tells "fully written".
       const handler = {
@@ -282,7 +294,11 @@ export class CakemailClient {
   }
 }
 
-/** See Phase: only a request known to be completely written can be `ambiguous`. */
+/**
+ * See Phase: only a request known to be completely written can be `ambiguous`, and only a
+ * POST /v2/emails: a /token or senders call that lost its answer sent no email, and doing
+ * it again doubles nothing, so it is retryable like any call that never reached the API.
+ */
 function transportFailure(
   endpoint: CakemailEndpoint,
   phase: Phase,
@@ -291,15 +307,20 @@ function transportFailure(
   timedOut: boolean,
   grant: 'password' | 'refresh_token' | undefined,
 ): CakemailError {
+  const harmless = endpoint !== 'emails';
   switch (phase) {
     case 'queued':
     case 'writing':
       return new CakemailError(timedOut ? 'timeout' : 'unavailable', endpoint, 0, why);
     case 'sent':
+      if (harmless) return new CakemailError(timedOut ? 'timeout' : 'unavailable', endpoint, 0, why);
       return new CakemailError('ambiguous', endpoint, 0, why);
     case 'answered':
       // A success whose body never arrived: accepted, but we cannot read data.status.
-      if (status >= 200 && status < 300) return new CakemailError('ambiguous', endpoint, status, why);
+      if (status >= 200 && status < 300) {
+        if (harmless) return new CakemailError(timedOut ? 'timeout' : 'unavailable', endpoint, 0, why);
+        return new CakemailError('ambiguous', endpoint, status, why);
+      }
       return classifyStatus(endpoint, status, undefined, grant);
   }
 }

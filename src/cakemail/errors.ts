@@ -19,14 +19,15 @@ export type CakemailErrorKind =
   | 'rejected'
   /** 429. Temporary, retryable. */
   | 'throttled'
-  /** 5xx, connection refused/reset before the request was fully written, breaker open,
-   *  201 with data.status "error", unexpected statuses. Temporary, retryable. */
+  /** 5xx, connection refused/reset before the request was fully written (any time for
+   *  /token and senders), breaker open, 201 with data.status "error", unexpected statuses.
+   *  Temporary, retryable. */
   | 'unavailable'
   /** The call timed out before the request was fully written: the API cannot have acted
-   *  on it. Temporary, retryable. */
+   *  on it (or, for /token and senders, nothing it did can be doubled). Temporary, retryable. */
   | 'timeout'
-  /** The request was fully written but no (complete) answer came: the API MAY have acted
-   *  on it. Never retried automatically (no idempotency key exists). */
+  /** A POST /v2/emails fully written but with no (complete) answer: the API MAY have sent
+   *  the email. Never retried automatically (no idempotency key exists). */
   | 'ambiguous'
   /** 401 on a call made with an access token, or the refresh token was refused. */
   | 'session_expired';
