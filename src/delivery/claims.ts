@@ -27,18 +27,37 @@ export function claimKey(key: string): string {
   return `${key}~`;
 }
 
+export function isClaimKey(key: string): boolean {
+  return key.endsWith('~');
+}
+
 export interface ClaimHandle {
   /** The delivery ended: takes back its claim, if it made one. */
   end(): void;
 }
 
-interface Running {
+/** A delivery being watched; its own handle (no closure a message). */
+class Running implements ClaimHandle {
+  claimed = false;
+  readonly owner: DeliveryClaims;
   readonly keys: readonly string[];
   readonly startedAt: number;
   /** Epoch ms by which the delivery has certainly ended. */
   readonly endsBy: number;
-  claimed: boolean;
+
+  constructor(owner: DeliveryClaims, keys: readonly string[], startedAt: number, endsBy: number) {
+    this.owner = owner;
+    this.keys = keys;
+    this.startedAt = startedAt;
+    this.endsBy = endsBy;
+  }
+
+  end(): void {
+    this.owner.ended(this);
+  }
 }
+
+const NOTHING_TO_CLAIM: ClaimHandle = { end: () => undefined };
 
 export class DeliveryClaims {
   readonly #ledger: DeliveryLedger;
@@ -60,16 +79,17 @@ export class DeliveryClaims {
 
   /** A delivery of `keys` starts; it must have ended by `endsBy` (epoch ms). */
   begin(keys: readonly string[], endsBy: number): ClaimHandle {
-    const running: Running = { keys, startedAt: this.#now(), endsBy, claimed: false };
-    if (keys.length === 0) return { end: () => undefined };
+    if (keys.length === 0) return NOTHING_TO_CLAIM;
+    const running = new Running(this, keys, this.#now(), endsBy);
     this.#running.add(running);
     if (this.#claimAfterMs === 0) this.#claim(running);
-    return {
-      end: () => {
-        this.#running.delete(running);
-        if (running.claimed) this.#write(running.keys.map(claimKey), 0);
-      },
-    };
+    return running;
+  }
+
+  /** Running.end(): takes back the claim, if one was made. */
+  ended(running: Running): void {
+    if (!this.#running.delete(running)) return;
+    if (running.claimed) this.#write(running.keys.map(claimKey), 0);
   }
 
   #sweep(): void {
@@ -81,6 +101,10 @@ export class DeliveryClaims {
   #claim(running: Running): void {
     running.claimed = true;
     const ttlSeconds = Math.max(1, Math.ceil((running.endsBy - this.#now()) / 1000));
+    this.#log.info(
+      { event: 'delivery.claimed', recipients: running.keys.length, ttlSeconds },
+      'slow delivery: recipients marked as being delivered',
+    );
     this.#write(running.keys.map(claimKey), ttlSeconds);
   }
 

@@ -162,9 +162,15 @@ export function createMailPipeline(deps: MailPipelineDeps): MailPipeline {
     // the account the mail goes out of. Hashed with the rest: never stored as such.
     const accountKey = `${msg.account.username.trim().toLowerCase()}|${accountId ?? ''}`;
     const recipients = uniqueRecipients(msg.rcptTo);
-    const keys = new Map(recipients.map((r) => [r, ledgerKey(accountKey, r, converted.digest)] as const));
-    const wanted = [...keys.values()];
-    const done = await alreadyAccepted([...wanted, ...wanted.map(claimKey)], log, queueId);
+    const keys = new Map<string, string>();
+    // Each recipient's key and its claim (claims.ts): one lookup for both.
+    const lookup: string[] = [];
+    for (const r of recipients) {
+      const key = ledgerKey(accountKey, r, converted.digest);
+      keys.set(r, key);
+      lookup.push(key, claimKey(key));
+    }
+    const done = await alreadyAccepted(lookup, log, queueId);
 
     // A message with neither a Date nor a Message-ID of its own (a script's alert, sent
     // again and again with the same text) looks the same on a client's retry and on a

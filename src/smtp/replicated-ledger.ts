@@ -21,6 +21,7 @@
  * on another connection, within 50 ms; the ledger was always best-effort (bounded, lost
  * with the pod).
  */
+import { isClaimKey } from '../delivery/claims.ts';
 import { memoryLedgerKey, type DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
 import { NotifyBatch } from '../ipc/notify-batch.ts';
@@ -36,6 +37,12 @@ export class ReplicatedLedger implements DeliveryLedger {
    * boxed double per entry).
    */
   readonly #map = new Map<string, number>();
+  /**
+   * Claims of deliveries under way (src/delivery/claims.ts), by wire key → expiry in
+   * seconds: a few at most, and none nearly always, so a message's claim lookups cost a
+   * size check instead of a key conversion and a lookup each.
+   */
+  readonly #claims = new Map<string, number>();
   readonly #max: number;
   readonly #now: () => number;
   /** Keys recorded here and not yet sent, all with `#pendingTtl`. */
@@ -59,20 +66,42 @@ export class ReplicatedLedger implements DeliveryLedger {
    * (LedgerInit's `keys: 'memory'`) or, from a primary that predates it, wire keys.
    */
   seed(entries: ReadonlyArray<readonly [string, number]>, keys: 'memory' | 'wire' = 'wire'): void {
-    for (const [key, expiresAt] of entries)
-      this.#put(keys === 'memory' ? key : memoryLedgerKey(key), Math.floor(expiresAt / 1000));
+    for (const [key, expiresAt] of entries) {
+      const until = Math.floor(expiresAt / 1000);
+      // A claim keeps its whole key in memory form: memoryLedgerKey's mark before it.
+      const wire = keys === 'memory' ? (key.startsWith('\u0100') ? key.slice(1) : '') : key;
+      if (isClaimKey(wire)) this.#claims.set(wire, until);
+      else this.#put(keys === 'memory' ? key : memoryLedgerKey(key), until);
+    }
   }
 
   /** Keys recorded by another worker. */
   apply(keys: readonly string[], ttlSeconds: number): void {
     const until = Math.floor(this.#now() / 1000) + ttlSeconds;
-    for (const key of keys) this.#put(memoryLedgerKey(key), until);
+    for (const key of keys) {
+      if (!isClaimKey(key)) this.#put(memoryLedgerKey(key), until);
+      else if (ttlSeconds > 0) this.#claims.set(key, until);
+      else this.#claims.delete(key); // taken back
+    }
+    // Claims of workers that died are never taken back: past a few, expired ones go.
+    if (this.#claims.size > 1_000) {
+      const nowSeconds = this.#now() / 1000;
+      for (const [key, claimUntil] of this.#claims) if (claimUntil <= nowSeconds) this.#claims.delete(key);
+    }
   }
 
   async accepted(keys: string[]): Promise<Set<string>> {
     const now = this.#now() / 1000;
     const out = new Set<string>();
     for (const k of keys) {
+      if (isClaimKey(k)) {
+        if (this.#claims.size === 0) continue;
+        const until = this.#claims.get(k);
+        if (until === undefined) continue;
+        if (until > now) out.add(k);
+        else this.#claims.delete(k); // the claim of a worker that died
+        continue;
+      }
       const until = this.#map.get(memoryLedgerKey(k));
       if (until !== undefined && until > now) out.add(k);
     }

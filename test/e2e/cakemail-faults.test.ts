@@ -44,6 +44,27 @@ async function authReply(port: number, user: string, pass: string) {
   }
 }
 
+test('the same message sent again while its first delivery is slow: 451 4.3.0, one copy; the retry after it: 250', async () => {
+  // A gateway of its own: the call must outlast CLAIM_AFTER_MS (2 s) within CAKEMAIL_TIMEOUT_MS.
+  const slow = await startE2E({ env: { CAKEMAIL_TIMEOUT_MS: '15000' } });
+  try {
+    slow.sb.setFaults({ latencyMs: 6000, endpoints: ['emails'], remaining: 1 });
+    const raw = simple('sent twice', ['Message-ID: <twice-1@test>', 'Date: Tue, 25 Nov 2025 10:00:00 +0000']);
+    const port = slow.gw.smtpPort;
+    const first = sendOnce(port, ['a@example.com'], raw);
+    // Claimed by the worker's sweep, and shared with the other worker.
+    await slow.gw.waitForLog((l) => l.event === 'delivery.claimed', 10_000);
+    assertReply(await sendOnce(port, ['a@example.com'], raw), replyLine('deliveryInProgress'));
+    assert.equal((await first).code, 250);
+    const retry = await sendOnce(port, ['a@example.com'], raw);
+    assert.equal(retry.code, 250, retry.text);
+    assert.equal(slow.sb.outbox().length, 1);
+    assert.equal(slow.sb.stats().emails, 1);
+  } finally {
+    await slow.stop();
+  }
+});
+
 test('429 storm → 451 4.4.5 after DELIVERY_MAX_ATTEMPTS tries; nothing sent', async () => {
   e.sb.setFaults({ status: 429, endpoints: ['emails'] });
   const reply = await sendOnce(e.gw.smtpPort, ['a@example.com'], simple('throttled'));

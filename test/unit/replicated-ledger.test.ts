@@ -106,3 +106,34 @@ test('a replica seeded from the primary store finds the wire keys recorded there
   );
   assert.deepEqual([...(await fromOld.accepted(keys))], keys.slice(0, 25));
 });
+
+test('claims (keys ending in ~) are kept apart: seen, taken back by TTL 0, expiring, seeded in memory form', async () => {
+  let now = 1_000_000;
+  const sent: WorkerToPrimary[] = [];
+  const ledger = new ReplicatedLedger((m) => sent.push(m), { batchMs: 10, now: () => now });
+  const key = ledgerKey('u|', 'a@x.test', 'd');
+  const claim = `${key}~`;
+  assert.deepEqual([...(await ledger.accepted([key, claim]))], []);
+  await ledger.record([claim], 30);
+  assert.deepEqual([...(await ledger.accepted([key, claim]))], [claim]);
+  assert.equal(ledger.size, 0, 'a claim is no acceptance record');
+  await ledger.record([claim], 0);
+  assert.deepEqual([...(await ledger.accepted([claim]))], [], 'taken back');
+  ledger.apply([claim], 5); // another worker's claim
+  assert.deepEqual([...(await ledger.accepted([claim]))], [claim]);
+  now += 6_000;
+  assert.deepEqual([...(await ledger.accepted([claim]))], [], 'expired: its worker died');
+  // The primary seeds claims in memory form (memoryLedgerKey), like every key.
+  const store = new MemoryStore({ threshold: 5, windowMs: 60_000, durationMs: 60_000 }, () => now);
+  await store.ledgerRecord([claim, key], 60);
+  const seeded = new ReplicatedLedger(() => undefined, { now: () => now });
+  seeded.seed(store.ledgerEntries(), 'memory');
+  assert.deepEqual([...(await seeded.accepted([key, claim]))].sort(), [key, claim].sort());
+  await store.close();
+  ledger.flush();
+  assert.deepEqual(
+    sent.map((m) => (m.type === 'ledger.recorded' ? m.ttlSeconds : -1)),
+    [30, 0],
+    'each claim and its release reach the primary',
+  );
+});
