@@ -1,26 +1,14 @@
 /**
  * Deadlines and lost answers that must not turn into `ambiguous` ("it may have been sent")
  * when no email can have been sent by the call: a request that waited for a pool
- * connection, and the /token and senders calls (no side effect a retry could double).
+ * connection, and the /token and senders calls (no side effect a retry could double). A
+ * refresh that loses its answer during a delivery: delivery-token-expiry.test.ts.
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CakemailError, isRetryable } from '../../src/cakemail/errors.ts';
 import type { SubmitEmail } from '../../src/cakemail/types.ts';
-import { createMailPipeline } from '../../src/delivery/pipeline.ts';
-import { MemoryLedger } from '../../src/delivery/ledger.ts';
-import {
-  DEMO,
-  ctx,
-  makeAuthenticator,
-  makeClient,
-  silentLog,
-  startTestSandbox,
-  testConfig,
-  until,
-  type TestSandbox,
-} from './cakemail-helpers.ts';
-import { mime } from './pipeline-helpers.ts';
+import { DEMO, makeClient, startTestSandbox, type TestSandbox } from './cakemail-helpers.ts';
 
 const email = (to: string): SubmitEmail => ({
   email: to,
@@ -98,62 +86,5 @@ describe('Cakemail call deadlines', () => {
     } finally {
       await c.close();
     }
-  });
-
-  describe('with short-lived sandbox tokens', () => {
-    let short: TestSandbox;
-    before(async () => {
-      short = await startTestSandbox({ tokenTtlSeconds: 1 });
-    });
-    after(async () => {
-      await short.stop();
-    });
-
-    test('a refresh whose answer is lost during delivery: the recipient is retried and delivered', async () => {
-      const client = makeClient(short.sb.url);
-      try {
-        // A frozen clock: the authenticator believes its token fresh; the sandbox will say 401.
-        const frozen = Date.now();
-        const authenticator = makeAuthenticator(client, { now: () => frozen });
-        const pipeline = createMailPipeline({
-          config: testConfig(short.sb.url),
-          client,
-          authenticator,
-          ledger: new MemoryLedger(),
-          log: silentLog,
-        });
-        const account = await authenticator.authenticate(DEMO.username, DEMO.password, ctx());
-        const verdict = await pipeline.checkSender(account, 'demo@cakemail.test', ctx());
-        const stale = await authenticator.accessToken(account.credentialKey);
-        await until(
-          () =>
-            client.listSenders(stale).then(
-              () => false,
-              (e: unknown) => e instanceof CakemailError && e.kind === 'session_expired',
-            ),
-          'the sandbox to expire the access token',
-        );
-        short.sb.resetStats();
-        short.sb.clearOutbox();
-        // The refresh after the 401 is processed, but its answer never arrives.
-        short.sb.setFaults({ dropAfterRequest: true, endpoints: ['token'], remaining: 1 });
-        await pipeline.deliver(
-          {
-            account,
-            mailFrom: 'demo@cakemail.test',
-            rcptTo: ['a@example.com'],
-            sender: verdict,
-            raw: mime(),
-          },
-          ctx(),
-        );
-        assert.equal(short.sb.outbox().length, 1);
-        assert.equal(short.sb.stats().refresh, 2);
-        assert.equal(short.sb.stats().token, 0, 'never a password grant');
-      } finally {
-        short.sb.setFaults(null);
-        await client.close();
-      }
-    });
   });
 });

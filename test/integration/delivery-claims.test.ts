@@ -3,22 +3,13 @@
  * again while its first delivery still runs is not sent twice; the client's later retry
  * gets the truth.
  */
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createCakemailSide, type CakemailSide } from '../../src/cakemail/index.ts';
 import { MemoryLedger } from '../../src/delivery/ledger.ts';
 import { until } from '../helpers/sandbox.ts';
-import {
-  DEMO,
-  ctx,
-  metric,
-  silentLog,
-  startTestSandbox,
-  testConfig,
-  type TestSandbox,
-} from './cakemail-helpers.ts';
-import { assertReply, mime, refusal } from './pipeline-helpers.ts';
+import { DEMO, ctx, metric, type TestSandbox } from './cakemail-helpers.ts';
+import { assertReply, mime, refusal, sandboxSuite } from './pipeline-helpers.ts';
 import { cakemailEmailsForwardedTotal } from '../../src/metrics/worker-metrics.ts';
 
 /** A MemoryLedger that tells when a claim (a key ending in `~`, TTL > 0) is recorded. */
@@ -32,32 +23,13 @@ class WatchedLedger extends MemoryLedger {
 
 describe('in-flight claims', () => {
   let t: TestSandbox;
-  const open: CakemailSide[] = [];
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await Promise.all(open.map((s) => s.close()));
-    await t.stop();
-  });
-  beforeEach(() => {
-    t.sb.setFaults(null);
-    t.sb.resetStats();
-    t.sb.clearOutbox();
-  });
+  const newSide = sandboxSuite((sandbox) => (t = sandbox));
 
   /** Two connections of one client (two sides, one pod ledger); `send` posts the same bytes. */
   async function client(ledger: MemoryLedger, claimAfterMs: number, env: Record<string, string> = {}) {
     const raw = mime({ body: `claims ${randomBytes(4).toString('hex')}` });
     const connection = async () => {
-      const side = createCakemailSide(testConfig(t.sb.url, env), {
-        authKey: randomBytes(32),
-        ledger,
-        log: silentLog,
-        claimAfterMs,
-      });
-      open.push(side);
+      const side = newSide(env, { ledger, claimAfterMs });
       const account = await side.authenticator.authenticate(DEMO.username, DEMO.password, ctx());
       const sender = await side.pipeline.checkSender(account, DEMO.username, ctx());
       return (rcptTo: string[]) =>

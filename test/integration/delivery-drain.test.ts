@@ -2,40 +2,19 @@
  * The pipeline at a worker's drain's end (MailPipeline.stopCalls, src/smtp/drain.ts), against
  * the real sandbox: no call starts any more, a call already on the wire is never cut.
  */
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createCakemailSide, type CakemailSide } from '../../src/cakemail/index.ts';
-import { MemoryLedger } from '../../src/delivery/ledger.ts';
 import { until } from '../helpers/sandbox.ts';
-import { DEMO, ctx, silentLog, startTestSandbox, testConfig, type TestSandbox } from './cakemail-helpers.ts';
-import { assertReply, mime, refusal } from './pipeline-helpers.ts';
+import { DEMO, ctx, type TestSandbox } from './cakemail-helpers.ts';
+import { assertReply, mime, refusal, sandboxSuite } from './pipeline-helpers.ts';
 
 describe('delivery at the drain deadline', () => {
   let t: TestSandbox;
-  const open: CakemailSide[] = [];
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await Promise.all(open.map((s) => s.close()));
-    await t.stop();
-  });
-  beforeEach(() => {
-    t.sb.setFaults(null);
-    t.sb.resetStats();
-    t.sb.clearOutbox();
-  });
+  const newSide = sandboxSuite((sandbox) => (t = sandbox));
 
   /** A Cakemail side with a logged-in session; `send` delivers to `rcptTo`. */
   async function session(env: Record<string, string> = {}) {
-    const side = createCakemailSide(testConfig(t.sb.url, env), {
-      authKey: randomBytes(32),
-      ledger: new MemoryLedger(),
-      log: silentLog,
-    });
-    open.push(side);
+    const side = newSide(env);
     const account = await side.authenticator.authenticate(DEMO.username, DEMO.password, ctx());
     const sender = await side.pipeline.checkSender(account, DEMO.username, ctx());
     const send = (rcptTo: string[]) =>

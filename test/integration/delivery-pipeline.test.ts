@@ -2,10 +2,9 @@
  * The mail pipeline end to end against the real sandbox: raw MIME in, one POST /v2/emails
  * per recipient, each upstream fault → its SMTP reply, no duplicate on a client retry.
  */
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createCakemailSide, type CakemailSide } from '../../src/cakemail/index.ts';
+import type { CakemailSide } from '../../src/cakemail/index.ts';
 import { MemoryLedger, type DeliveryLedger } from '../../src/delivery/ledger.ts';
 import type { AuthenticatedAccount, MailPipeline, SenderVerdict } from '../../src/smtp/contracts.ts';
 import {
@@ -15,42 +14,15 @@ import {
   cakemailDuplicateSkipsTotal,
   cakemailEmailsForwardedTotal,
 } from '../../src/metrics/worker-metrics.ts';
-import {
-  DEMO,
-  ctx,
-  metric,
-  silentLog,
-  startTestSandbox,
-  testConfig,
-  type TestSandbox,
-} from './cakemail-helpers.ts';
-import { assertReply, mime, refusal } from './pipeline-helpers.ts';
+import { DEMO, ctx, metric, type TestSandbox } from './cakemail-helpers.ts';
+import { assertReply, mime, refusal, sandboxSuite } from './pipeline-helpers.ts';
 
 describe('delivery pipeline', () => {
   let t: TestSandbox;
-  const open: CakemailSide[] = [];
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await Promise.all(open.map((s) => s.close()));
-    await t.stop();
-  });
-  beforeEach(() => {
-    t.sb.setFaults(null);
-    t.sb.resetStats();
-    t.sb.clearOutbox();
-  });
+  const newSide = sandboxSuite((sandbox) => (t = sandbox));
 
   async function side(env: Record<string, string> = {}, ledger: DeliveryLedger = new MemoryLedger()) {
-    const s = createCakemailSide(testConfig(t.sb.url, env), {
-      authKey: randomBytes(32),
-      ledger,
-      log: silentLog,
-    });
-    open.push(s);
-    return s;
+    return newSide(env, { ledger });
   }
 
   async function session(

@@ -68,6 +68,21 @@ describe('tokens expiring during delivery', () => {
     return { client, send };
   }
 
+  test('a refresh whose answer is lost: the recipient is retried and delivered, not left ambiguous', async () => {
+    const { client, send } = await expiredSession();
+    try {
+      // The refresh after the 401 is processed, but its answer never arrives.
+      short.sb.setFaults({ dropAfterRequest: true, endpoints: ['token'], remaining: 1 });
+      await send();
+      assert.equal(short.sb.outbox().length, 1);
+      assert.equal(short.sb.stats().refresh, 2);
+      assert.equal(short.sb.stats().token, 0, 'never a password grant');
+    } finally {
+      short.sb.setFaults(null);
+      await client.close();
+    }
+  });
+
   test('401 → refresh once with the refresh token, the recipient is retried once → delivered', async () => {
     const { client, send } = await expiredSession();
     try {
