@@ -54,7 +54,7 @@ export const smtpAuthAttemptsTotal = new Counter({
 });
 export const smtpAuthFailuresTotal = new Counter({
   name: 'smtp_auth_failures_total',
-  help: 'Failed AUTH by reason: invalid, mfa, unavailable, tls_required, locked_out, malformed.',
+  help: 'Failed AUTH by reason: invalid, mfa, unavailable, tls_required, locked_out, malformed, authzid.',
   labelNames: ['reason'] as const,
   registers: r,
 });

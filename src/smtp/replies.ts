@@ -105,6 +105,12 @@ export const REPLIES = {
     text: 'Authentication failed: this Cakemail account uses multi-factor authentication, which SMTP cannot answer; use an account without MFA for SMTP',
     when: 'Cakemail answered the credentials with an MFA challenge',
   },
+  authzidRefused: {
+    code: 535,
+    enhanced: '5.7.8',
+    text: 'Authentication failed: acting as another identity (AUTH PLAIN authzid) is not supported',
+    when: 'AUTH PLAIN named an authorization identity other than the username (RFC 4616)',
+  },
   senderNotConfirmed: {
     code: 550,
     enhanced: '5.7.1',

@@ -199,6 +199,10 @@ export function createSessionHooks(deps: HookDeps) {
       };
       if (!session.secure) return fail('tls_required', refuse('tlsRequired'));
       if (!auth.username || auth.password === undefined) return fail('malformed', refuse('authInvalid'));
+      // RFC 4616 2: an authzid other than the username (its case aside: clients that repeat it
+      // may not keep it) asks to act as someone else; refused, not ignored.
+      if (auth.authzid && auth.authcid && auth.authzid.toLowerCase() !== auth.authcid.toLowerCase())
+        return fail('authzid', refuse('authzidRefused'));
       const ctx = s ?? { sessionId: session.id, remoteAddress: session.remoteAddress, log };
       const ip = session.remoteAddress;
       const lockout = deps.lockouts

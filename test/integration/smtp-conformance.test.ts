@@ -62,6 +62,24 @@ test('AUTH PLAIN without an initial response after STARTTLS: 334, then the token
   client.end();
 });
 
+test('AUTH PLAIN with an authzid: the username itself is fine, another identity is refused (RFC 4616 2)', async () => {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.command('EHLO client.test');
+  await client.starttls();
+  await client.command('EHLO client.test');
+  const other = await client.command(
+    `AUTH PLAIN ${b64(`boss@test.example\0${TEST_USER}\0${TEST_PASSWORD}`)}`,
+  );
+  assert.equal(
+    other.text,
+    '535 5.7.8 Authentication failed: acting as another identity (AUTH PLAIN authzid) is not supported',
+  );
+  // Clients that put the username in the authzid too, or only there, still get in.
+  const self = await client.command(`AUTH PLAIN ${b64(`${TEST_USER}\0${TEST_USER}\0${TEST_PASSWORD}`)}`);
+  assert.equal(self.code, 235, self.text);
+  client.end();
+});
+
 test('MAIL FROM and RCPT TO parameters the gateway does not honour get 555 5.5.4, hidden DSN and REQUIRETLS included (RFC 5321 4.1.1.11)', async () => {
   const client = await authenticated();
   for (const params of ['RET=FULL', 'ENVID=abc', 'REQUIRETLS', 'X-UNKNOWN=1', 'SIZE=100 FOO']) {
