@@ -18,6 +18,15 @@ after(async () => {
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const TLS_FIRST = '530 5.7.0 Must issue a STARTTLS command first';
 
+/** A session after EHLO, STARTTLS and EHLO again: ready for AUTH. */
+async function tlsSession(): Promise<SmtpTestClient> {
+  const { client } = await SmtpTestClient.connect(gw.smtpPort);
+  await client.command('EHLO client.test');
+  await client.starttls();
+  await client.command('EHLO client.test');
+  return client;
+}
+
 async function authenticated(): Promise<SmtpTestClient> {
   const { client } = await SmtpTestClient.connect(gw.smtpPort);
   const reply = await client.login(TEST_USER, TEST_PASSWORD);
@@ -51,10 +60,7 @@ test('AUTH LOGIN and AUTH PLAIN without an initial response on a plaintext sessi
 });
 
 test('AUTH PLAIN without an initial response after STARTTLS: 334, then the token; `*` cancels with 501 (RFC 4954 4)', async () => {
-  const { client } = await SmtpTestClient.connect(gw.smtpPort);
-  await client.command('EHLO client.test');
-  await client.starttls();
-  await client.command('EHLO client.test');
+  const client = await tlsSession();
   assert.equal((await client.command('AUTH PLAIN')).code, 334);
   assert.equal((await client.command('*')).code, 501);
   assert.equal((await client.command('AUTH PLAIN')).code, 334);
@@ -63,10 +69,7 @@ test('AUTH PLAIN without an initial response after STARTTLS: 334, then the token
 });
 
 test('AUTH PLAIN with an authzid: the username itself is fine, another identity is refused (RFC 4616 2)', async () => {
-  const { client } = await SmtpTestClient.connect(gw.smtpPort);
-  await client.command('EHLO client.test');
-  await client.starttls();
-  await client.command('EHLO client.test');
+  const client = await tlsSession();
   const other = await client.command(
     `AUTH PLAIN ${b64(`boss@test.example\0${TEST_USER}\0${TEST_PASSWORD}`)}`,
   );
