@@ -47,6 +47,11 @@ export function memoryLedgerKey(key: string): string {
 
 const WIRE_KEY = /^[A-Za-z0-9_-]{43}$/;
 
+/** The key memoryLedgerKey kept whole (not a 43-character hash key), or undefined. */
+export function wholeKeyOf(memoryKey: string): string | undefined {
+  return memoryKey.startsWith('\u0100') ? memoryKey.slice(1) : undefined;
+}
+
 /** In-memory ledger: TTL per key, bounded (the oldest records go first). */
 export class MemoryLedger implements DeliveryLedger {
   readonly #max: number;

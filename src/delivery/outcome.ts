@@ -11,9 +11,8 @@
  *    temporary reason (table below). Once only refusals are left, the retry gets 3.
  * 3. Only permanent refusals (400/413/422, 403, data.status "rejected") beside any
  *    acceptances → 554 (552 5.3.4 for a 413: the message is too big): the client must not
- *    retry what Cakemail refuses. If other
- *    recipients were accepted the text says how many (`partiallyRejected`); they are in
- *    the ledger.
+ *    retry what Cakemail refuses. If other recipients were accepted the text says how many
+ *    (`partiallyRejected`); they are in the ledger.
  * A recipient another delivery of the same message is sending (`inFlight`, claims.ts) is a
  * temporary failure: 451 `deliveryInProgress` when nothing else is to say.
  * An `ambiguous` failure (request sent, no answer) is temporary here: it was not

@@ -22,7 +22,7 @@
  * with the pod).
  */
 import { isClaimKey } from '../delivery/claims.ts';
-import { memoryLedgerKey, type DeliveryLedger } from '../delivery/ledger.ts';
+import { memoryLedgerKey, wholeKeyOf, type DeliveryLedger } from '../delivery/ledger.ts';
 import type { WorkerToPrimary } from '../ipc/messages.ts';
 import { NotifyBatch } from '../ipc/notify-batch.ts';
 
@@ -68,8 +68,8 @@ export class ReplicatedLedger implements DeliveryLedger {
   seed(entries: ReadonlyArray<readonly [string, number]>, keys: 'memory' | 'wire' = 'wire'): void {
     for (const [key, expiresAt] of entries) {
       const until = Math.floor(expiresAt / 1000);
-      // A claim keeps its whole key in memory form: memoryLedgerKey's mark before it.
-      const wire = keys === 'memory' ? (key.startsWith('\u0100') ? key.slice(1) : '') : key;
+      // A claim is no hash key: its memory form keeps it whole.
+      const wire = keys === 'memory' ? (wholeKeyOf(key) ?? '') : key;
       if (isClaimKey(wire)) this.#claims.set(wire, until);
       else this.#put(keys === 'memory' ? key : memoryLedgerKey(key), until);
     }
